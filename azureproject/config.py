@@ -1,0 +1,183 @@
+"""Turn environment variables into database and storage settings.
+
+Pure functions of a mapping, so settings.py stays a readable list and tests can try every
+combination of the tutorial's app settings and Service Connector's without reloading Django.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from psycopg.conninfo import conninfo_to_dict
+
+AZURE_POSTGRES_SUFFIX = ".postgres.database.azure.com"
+AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
+
+
+def env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
+    value = env.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be 1/true/yes/on or 0/false/no/off, not {value!r}")
+
+
+def env_int(env: Mapping[str, str], name: str, *, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def require(env: Mapping[str, str], name: str, why: str) -> str:
+    value = env.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(f"The environment variable {name} is required {why}.")
+    return value
+
+
+def postgres_host(name: str) -> str:
+    """The tutorial's DBHOST is the server's name; a name with a dot is a full host name."""
+    if "." in name or ":" in name or name == "localhost":
+        return name
+    return name + AZURE_POSTGRES_SUFFIX
+
+
+def uses_postgres(env: Mapping[str, str]) -> bool:
+    return any(
+        env.get(name)
+        for name in ("DBHOST", "AZURE_POSTGRESQL_CONNECTIONSTRING", "AZURE_POSTGRESQL_HOST")
+    )
+
+
+def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) -> dict[str, Any]:
+    """The `default` database: SQLite unless a PostgreSQL host is configured."""
+    if not uses_postgres(env):
+        if azure:
+            raise ImproperlyConfigured(
+                "Azure mode (WEBSITE_HOSTNAME is set) needs PostgreSQL: set DBHOST, DBNAME and "
+                "DBUSER, or Service Connector's AZURE_POSTGRESQL_CONNECTIONSTRING."
+            )
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": env.get("SQLITE_PATH") or str(base_dir / "db.sqlite3"),
+        }
+
+    if env.get("AZURE_POSTGRESQL_CONNECTIONSTRING"):
+        try:
+            parts = conninfo_to_dict(env["AZURE_POSTGRESQL_CONNECTIONSTRING"])
+        except Exception:
+            raise ImproperlyConfigured(
+                "AZURE_POSTGRESQL_CONNECTIONSTRING is not a libpq 'key=value ...' string."
+            ) from None
+        host = parts.pop("host", "")
+        name = parts.pop("dbname", "")
+        user = parts.pop("user", "")
+        port = parts.pop("port", "")
+        password = parts.pop("password", "")
+        sslmode = parts.pop("sslmode", "")
+        if not (host and name and user):
+            raise ImproperlyConfigured(
+                "AZURE_POSTGRESQL_CONNECTIONSTRING needs host, dbname and user."
+            )
+    elif env.get("AZURE_POSTGRESQL_HOST"):
+        host = env["AZURE_POSTGRESQL_HOST"]
+        name = require(env, "AZURE_POSTGRESQL_DATABASE", "with AZURE_POSTGRESQL_HOST")
+        user = require(env, "AZURE_POSTGRESQL_USER", "with AZURE_POSTGRESQL_HOST")
+        port = env.get("AZURE_POSTGRESQL_PORT", "")
+        password = ""
+        sslmode = env.get("AZURE_POSTGRESQL_SSL", "")
+        sslmode = "require" if sslmode.lower() == "true" else ""
+    else:
+        host = postgres_host(env["DBHOST"])
+        name = require(env, "DBNAME", "with DBHOST")
+        user = require(env, "DBUSER", "with DBHOST")
+        port = env.get("DBPORT", "")
+        password = ""
+        sslmode = ""
+
+    # A local PostgreSQL with a password: no token is fetched.
+    password = env.get("DBPASS", "") or password
+    sslmode = env.get("DBSSLMODE", "") or sslmode
+    if not sslmode and host.endswith(AZURE_POSTGRES_SUFFIX):
+        sslmode = "require"
+
+    options: dict[str, Any] = {}
+    if sslmode:
+        options["sslmode"] = sslmode
+    if env.get("DBSSLROOTCERT"):
+        options["sslrootcert"] = env["DBSSLROOTCERT"]
+    pool = env_flag(env, "DB_POOL", default=False)
+    if pool:
+        options["pool"] = {
+            "min_size": env_int(env, "DB_POOL_MIN_SIZE", default=1),
+            "max_size": env_int(env, "DB_POOL_MAX_SIZE", default=4),
+            "max_lifetime": env_int(env, "DB_POOL_MAX_LIFETIME", default=1800),
+        }
+    client_id = (
+        env.get("AZURE_POSTGRESQL_CLIENTID", "").strip()
+        or env.get("AZURE_CLIENT_ID", "").strip()
+        or None
+    )
+    return {
+        "ENGINE": "azureproject.postgresql",
+        "HOST": host,
+        "PORT": port,
+        "NAME": name,
+        "USER": user,
+        "PASSWORD": password,
+        "OPTIONS": options,
+        # Reuse connections so a request does not pay for TLS and a login; a pool manages
+        # its own connections, so it needs CONN_MAX_AGE 0.
+        "CONN_MAX_AGE": 0 if pool else env_int(env, "DB_CONN_MAX_AGE", default=600),
+        "CONN_HEALTH_CHECKS": True,
+        # Read by azureproject.postgresql: which managed identity's token to log in with.
+        "AZURE_CLIENT_ID": client_id,
+    }
+
+
+def uses_blob_storage(env: Mapping[str, str]) -> bool:
+    return bool(env.get("STORAGE_ACCOUNT_NAME") or env.get("AZURE_STORAGEBLOB_RESOURCEENDPOINT"))
+
+
+def photo_storage_settings(
+    env: Mapping[str, str], *, media_root: Path, azure: bool
+) -> dict[str, Any]:
+    """STORAGES["default"]: local disk unless a Blob Storage account is configured."""
+    if not uses_blob_storage(env):
+        if azure:
+            raise ImproperlyConfigured(
+                "Azure mode (WEBSITE_HOSTNAME is set) needs Blob Storage for photos: set "
+                "STORAGE_ACCOUNT_NAME, or Service Connector's AZURE_STORAGEBLOB_RESOURCEENDPOINT."
+            )
+        return {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media_root)},
+        }
+    account_url = env.get("AZURE_STORAGEBLOB_RESOURCEENDPOINT", "").strip().rstrip("/")
+    if not account_url:
+        account_url = f"https://{env['STORAGE_ACCOUNT_NAME'].strip()}{AZURE_BLOB_SUFFIX}"
+    url_mode = env.get("STORAGE_URL_MODE", "sas").strip().lower()
+    if url_mode not in {"sas", "public"}:
+        raise ImproperlyConfigured(f"STORAGE_URL_MODE must be 'sas' or 'public', not {url_mode!r}")
+    return {
+        "BACKEND": "azureproject.storage.AzureBlobPhotoStorage",
+        "OPTIONS": {
+            "account_url": account_url,
+            "container": env.get("STORAGE_CONTAINER_NAME", "").strip() or "photos",
+            "client_id": (
+                env.get("AZURE_STORAGEBLOB_CLIENTID", "").strip()
+                or env.get("AZURE_CLIENT_ID", "").strip()
+                or None
+            ),
+            "url_mode": url_mode,
+            "sas_minutes": env_int(env, "STORAGE_SAS_MINUTES", default=60),
+        },
+    }

@@ -1,0 +1,23 @@
+"""Errors for outages of what the app depends on (database, storage, identity).
+
+They carry a one-line message meant for operators: what failed, where, and as whom.
+`manage.py` prints that line instead of a traceback; the middleware turns it into a 503 page.
+"""
+
+from django.db import OperationalError
+
+
+class DependencyUnavailable(Exception):
+    """A service the app needs cannot be reached or refused our identity."""
+
+
+class DatabaseUnavailable(DependencyUnavailable, OperationalError):
+    """No connection to the database: no token could be had, or the server refused us."""
+
+
+class StorageUnavailable(DependencyUnavailable, OSError):
+    """Photo storage refused or failed a request.
+
+    An OSError, like a disk failure in Django's FileSystemStorage, so app code can handle
+    both without knowing which storage is configured.
+    """

@@ -1,0 +1,45 @@
+"""Middleware for running on App Service: the health probe and dependency outages."""
+
+import logging
+from collections.abc import Callable
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
+
+from azureproject.errors import DependencyUnavailable
+from azureproject.health import HEALTH_PATH, health_response
+from azureproject.views import outage_response
+
+logger = logging.getLogger(__name__)
+
+OUTAGES = (DependencyUnavailable, OperationalError, InterfaceError)
+
+
+class HealthCheckMiddleware:
+    """Answer the health probe first, whatever its Host header, and without a session."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path_info == HEALTH_PATH and request.method in {"GET", "HEAD"}:
+            return health_response()
+        return self.get_response(request)
+
+
+class DependencyOutageMiddleware:
+    """A view that cannot reach the database or storage answers 503, not a 500 traceback."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not isinstance(exception, OUTAGES):
+            return None
+        if not isinstance(exception, DependencyUnavailable):
+            # Our own errors were logged with their cause where they were raised.
+            logger.error("Database error on %s %s: %s", request.method, request.path, exception)
+        return outage_response()

@@ -1,0 +1,100 @@
+"""PostgreSQL backend that logs in with a Microsoft Entra access token instead of a password.
+
+Select it with `ENGINE: "azureproject.postgresql"`. When the database settings carry no
+PASSWORD, every new physical connection (persistent, pooled, or `dbshell`) gets a current
+token for Azure Database for PostgreSQL as its password, from the process-wide credential.
+"""
+
+import logging
+import os
+import signal
+import subprocess
+from typing import Any
+
+import psycopg
+from django.db.backends.postgresql import base, client
+
+from azureproject.credential import get_credential
+from azureproject.errors import DatabaseUnavailable
+
+logger = logging.getLogger(__name__)
+
+# The audience of Entra tokens accepted by Azure Database for PostgreSQL.
+TOKEN_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
+
+
+def _where(settings_dict: dict[str, Any]) -> str:
+    return (
+        f"PostgreSQL user {settings_dict.get('USER')!r} at "
+        f"{settings_dict.get('HOST')}:{settings_dict.get('PORT') or 5432}"
+    )
+
+
+def entra_password(settings_dict: dict[str, Any]) -> str:
+    """A current Entra access token to use as the PostgreSQL password."""
+    credential = get_credential(client_id=settings_dict.get("AZURE_CLIENT_ID"))
+    try:
+        return credential.get_token(TOKEN_SCOPE).token
+    except Exception as exc:  # Any SDK or network failure means: no token, no connection.
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = (
+            f"no Microsoft Entra token for {_where(settings_dict)} "
+            f"from the {credential.describe()}: {cause}"
+        )
+        logger.error("Database unavailable: %s", message)
+        raise DatabaseUnavailable(f"Database unavailable: {message}") from exc
+
+
+class DatabaseClient(client.DatabaseClient):
+    """`manage.py dbshell`: psql reads the password from PGPASSWORD, so hand it the token."""
+
+    def runshell(self, parameters: list[str]) -> None:
+        settings_dict = self.connection.settings_dict
+        if self.connection.uses_entra_token:
+            settings_dict = {**settings_dict, "PASSWORD": entra_password(settings_dict)}
+        args, env = self.settings_to_cmd_args_env(settings_dict, parameters)
+        sigint_handler = signal.getsignal(signal.SIGINT)
+        try:
+            # Let Ctrl-C reach psql to cancel a query, as Django's own client does.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            subprocess.run(args, env={**os.environ, **(env or {})}, check=True)
+        finally:
+            signal.signal(signal.SIGINT, sigint_handler)
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    client_class = DatabaseClient
+
+    @property
+    def uses_entra_token(self) -> bool:
+        return not self.settings_dict.get("PASSWORD")
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if self.uses_entra_token:
+            params["password"] = entra_password(self.settings_dict)
+        return params
+
+    def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
+        try:
+            return super().get_new_connection(conn_params)
+        except psycopg.OperationalError as exc:
+            cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else "refused"
+            logger.error(
+                "Database unavailable: cannot connect as %s: %s", _where(self.settings_dict), cause
+            )
+            raise DatabaseUnavailable(
+                f"Database unavailable: cannot connect as {_where(self.settings_dict)}: {cause}"
+            ) from exc
+
+    @property
+    def pool(self) -> Any:
+        # Django builds the pool once with fixed connection kwargs; a token in them would go
+        # stale. psycopg-pool >= 3.3 accepts a callable, called for each new connection.
+        pool = super().pool
+        if pool is not None and self.uses_entra_token and not callable(pool.kwargs):
+            pool.kwargs = self._pool_connection_kwargs
+        return pool
+
+    def _pool_connection_kwargs(self) -> dict[str, Any]:
+        return {**self.get_connection_params(), "autocommit": True}

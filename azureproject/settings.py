@@ -1,0 +1,182 @@
+"""Settings for Restaurant Review, read from environment variables.
+
+Two modes, detected once here:
+- embedded default (no Azure variables): SQLite and photos on local disk;
+- Azure mode (WEBSITE_HOSTNAME, set by App Service): PostgreSQL and Blob Storage through a
+  managed identity, with production security settings.
+Every variable is listed in README.md and .env.sample.
+"""
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from azureproject.config import (
+    database_settings,
+    env_flag,
+    env_int,
+    photo_storage_settings,
+    uses_blob_storage,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = os.environ
+
+# WEBSITE_HOSTNAME: set by App Service to the app's host name; its presence means Azure mode.
+WEBSITE_HOSTNAME = env.get("WEBSITE_HOSTNAME", "").strip()
+AZURE_MODE = bool(WEBSITE_HOSTNAME)
+
+# DJANGO_DEBUG: 1 turns on Django's debug pages, never in Azure mode.
+DEBUG = env_flag(env, "DJANGO_DEBUG", default=False) and not AZURE_MODE
+
+# SECRET_KEY: signs sessions and CSRF tokens. Required in Azure mode, where it must stay the same
+# across restarts and instances; the embedded default falls back to a development-only value.
+SECRET_KEY = env.get("SECRET_KEY", "").strip()
+if not SECRET_KEY:
+    if AZURE_MODE:
+        raise ImproperlyConfigured(
+            "The environment variable SECRET_KEY is required in Azure mode (WEBSITE_HOSTNAME is "
+            "set): set it as an app setting, e.g. from "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+
+# DJANGO_ALLOWED_HOSTS: extra host names (custom domains), comma-separated.
+_extra_hosts = [h.strip() for h in env.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]
+if AZURE_MODE:
+    ALLOWED_HOSTS = [WEBSITE_HOSTNAME, *_extra_hosts]
+    CSRF_TRUSTED_ORIGINS = [f"https://{host}" for host in ALLOWED_HOSTS]
+else:
+    ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]", *_extra_hosts]
+
+INSTALLED_APPS = [
+    "restaurant_review.apps.RestaurantReviewConfig",
+    "azureproject.apps.AzureProjectConfig",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    # Answers App Service's health probe before host validation: the probe's Host header is
+    # the instance's internal address, not WEBSITE_HOSTNAME.
+    "azureproject.middleware.HealthCheckMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a database or storage outage in a view into a 503 page.
+    "azureproject.middleware.DependencyOutageMiddleware",
+]
+
+ROOT_URLCONF = "azureproject.urls"
+WSGI_APPLICATION = "azureproject.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# Database: SQLite by default. PostgreSQL when a host is set, through the tutorial's app settings
+# DBHOST (server name or full host), DBNAME, DBUSER, DBPORT, or Service Connector's
+# AZURE_POSTGRESQL_CONNECTIONSTRING / AZURE_POSTGRESQL_HOST, _DATABASE, _USER, _PORT.
+# No DBPASS: log in with an Entra token for AZURE_POSTGRESQL_CLIENTID or AZURE_CLIENT_ID (or the
+# system-assigned identity). DBSSLMODE overrides sslmode (require for Azure hosts);
+# DB_CONN_MAX_AGE keeps connections (default 600 s); DB_POOL=1 uses psycopg's pool instead.
+# SQLITE_PATH: where the embedded database lives (default db.sqlite3 in the project).
+DATABASES = {"default": database_settings(env, base_dir=BASE_DIR, azure=AZURE_MODE)}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+
+# MEDIA_ROOT: where the embedded default keeps uploaded photos (default media/ in the project).
+MEDIA_ROOT = Path(env.get("MEDIA_ROOT") or BASE_DIR / "media")
+MEDIA_URL = "/media/"
+# Photos: local disk by default; Blob Storage when STORAGE_ACCOUNT_NAME (or Service Connector's
+# AZURE_STORAGEBLOB_RESOURCEENDPOINT) is set, in STORAGE_CONTAINER_NAME (default photos), as
+# AZURE_STORAGEBLOB_CLIENTID or AZURE_CLIENT_ID. STORAGE_URL_MODE: sas (default; short-lived
+# user-delegation SAS links, STORAGE_SAS_MINUTES long) or public (plain blob URLs).
+STORAGES = {
+    "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+# The app serves its own uploaded photos only when they are on local disk.
+SERVE_MEDIA = not uses_blob_storage(env)
+
+# PHOTO_MAX_MB: the largest photo upload accepted, in megabytes (default 5).
+PHOTO_MAX_BYTES = env_int(env, "PHOTO_MAX_MB", default=5) * 1024 * 1024
+# PHOTO_MAX_EDGE: photos are scaled down so neither side exceeds this many pixels.
+PHOTO_MAX_EDGE = env_int(env, "PHOTO_MAX_EDGE", default=2048)
+# Larger images are refused before decoding (decompression bombs).
+PHOTO_MAX_PIXELS = 50_000_000
+
+# Messages in a signed cookie: no session row, no database query to show one.
+MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"
+
+if AZURE_MODE:
+    # App Service terminates TLS at its front end and says so in X-Forwarded-Proto.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # DJANGO_HSTS_SECONDS: how long browsers must use HTTPS only (default one year).
+    SECURE_HSTS_SECONDS = env_int(env, "DJANGO_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# DJANGO_LOG_LEVEL: level of the app's and Django's logs on stdout (default INFO).
+LOG_LEVEL = env.get("DJANGO_LOG_LEVEL", "INFO").strip().upper() or "INFO"
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s"},
+    },
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
+    "loggers": {
+        # The Azure SDK logs every HTTP request at INFO; keep its warnings and errors only.
+        "azure": {"level": "WARNING"},
+        # Request failures are logged once with their cause by Django's request logger.
+        "django": {"level": LOG_LEVEL},
+    },
+}

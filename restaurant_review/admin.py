@@ -1,0 +1,64 @@
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from restaurant_review.forms import ReviewAdminForm
+from restaurant_review.models import Restaurant, Review
+
+
+def _photo_preview(review: Review, *, height: int) -> str:
+    if not review.photo:
+        return "—"
+    return format_html(
+        '<a href="{url}"><img src="{url}" alt="Photo by {author}" style="max-height:{h}px"></a>',
+        url=review.photo.url,
+        author=review.user_name,
+        h=height,
+    )
+
+
+class ReviewInline(admin.TabularInline):
+    model = Review
+    form = ReviewAdminForm
+    extra = 0
+    fields = ["user_name", "rating", "review_text", "photo", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(Restaurant)
+class RestaurantAdmin(admin.ModelAdmin):
+    list_display = ["name", "street_address", "review_count", "average_rating", "created_at"]
+    search_fields = ["name", "street_address"]
+    list_filter = ["created_at"]
+    inlines = [ReviewInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Restaurant]:
+        return super().get_queryset(request).with_rating_stats()
+
+    @admin.display(description="Reviews", ordering="review_count")
+    def review_count(self, restaurant: Restaurant) -> int:
+        return restaurant.review_count
+
+    @admin.display(description="Average rating", ordering="avg_rating")
+    def average_rating(self, restaurant: Restaurant) -> str:
+        return "—" if restaurant.avg_rating is None else f"{restaurant.avg_rating:.1f}"
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    form = ReviewAdminForm
+    list_display = ["restaurant", "user_name", "rating", "created_at", "photo_thumbnail"]
+    list_filter = ["rating", "created_at"]
+    search_fields = ["user_name", "review_text", "restaurant__name"]
+    list_select_related = ["restaurant"]
+    autocomplete_fields = ["restaurant"]
+    readonly_fields = ["created_at", "photo_preview"]
+
+    @admin.display(description="Photo")
+    def photo_thumbnail(self, review: Review) -> str:
+        return _photo_preview(review, height=48)
+
+    @admin.display(description="Photo preview")
+    def photo_preview(self, review: Review) -> str:
+        return _photo_preview(review, height=240)

@@ -1,0 +1,71 @@
+import uuid
+from pathlib import PurePath
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Avg, Count, Q
+from django.urls import reverse
+from django.utils import timezone
+
+RATING_MIN = 1
+RATING_MAX = 5
+
+
+class RestaurantQuerySet(models.QuerySet):
+    def with_rating_stats(self) -> "RestaurantQuerySet":
+        """Annotate `avg_rating` (None without reviews) and `review_count` in the same query."""
+        return self.annotate(avg_rating=Avg("reviews__rating"), review_count=Count("reviews"))
+
+    def search(self, text: str) -> "RestaurantQuerySet":
+        text = text.strip()
+        return self.filter(name__icontains=text) if text else self
+
+
+class Restaurant(models.Model):
+    name = models.CharField(max_length=100)
+    street_address = models.CharField(max_length=200)
+    description = models.TextField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = RestaurantQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["name"], name="restaurant_name_idx")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("restaurant_review:details", args=[self.pk])
+
+
+def review_photo_path(instance: "Review", filename: str) -> str:
+    """A unique name per photo, keeping the extension the photo was re-encoded to."""
+    return f"reviews/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
+
+
+class Review(models.Model):
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="reviews")
+    user_name = models.CharField("your name", max_length=50)
+    rating = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)]
+    )
+    review_text = models.TextField("review", max_length=2000)
+    photo = models.ImageField(upload_to=review_photo_path, max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(rating__gte=RATING_MIN) & Q(rating__lte=RATING_MAX),
+                name="review_rating_1_to_5",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["restaurant", "-created_at"], name="review_restaurant_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} on {self.restaurant}: {self.rating}/5"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Start Restaurant Review: App Service's startup command, and the README's "run" command.
+# Dependencies are installed beforehand (App Service's build, or `pip install -r requirements.txt`).
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+
+# Migrate once per deploy; on PostgreSQL under an advisory lock, so instances starting together
+# wait for each other instead of racing.
+"$PYTHON" manage.py migrate_with_lock --noinput
+
+# Static files: collected at build time if the build did it, otherwise on the first start.
+if [ ! -f staticfiles/staticfiles.json ]; then
+  "$PYTHON" manage.py collectstatic --noinput --verbosity 0
+fi
+
+exec "$PYTHON" -m gunicorn azureproject.wsgi --config gunicorn.conf.py
