@@ -2,9 +2,12 @@
 
 import sys
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
+from django.views.decorators.http import require_GET
+from django.views.static import serve
 
 from azureproject.errors import DependencyUnavailable
 
@@ -22,3 +25,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if isinstance(exception, DependencyUnavailable | OperationalError | InterfaceError):
         return outage_response()
     return HttpResponse(loader.render_to_string("500.html"), status=500)
+
+
+@require_GET
+def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+    """Embedded default only: uploaded photos from MEDIA_ROOT (Blob Storage serves its own)."""
+    response = serve(request, path, document_root=settings.MEDIA_ROOT)
+    # Photo names are unique and never rewritten.
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response

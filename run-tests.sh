@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need, then runs pytest.
+# README's test command and CI's (.ci/run) are this script. Extra arguments go to pytest.
+#
+# Real components come from Debian's packages and npm when missing (needs root or sudo):
+# PostgreSQL server binaries, Node.js with Azurite, and Chromium. Where they cannot be
+# installed, their tests skip with the reason on a laptop and fail under CI=true.
+set -euo pipefail
+cd "$(dirname "$0")"
+PYTHON="${PYTHON:-python3}"
+AZURITE_VERSION="3.37.0"
+
+say() { printf '==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo "$@"
+  else return 1
+  fi
+}
+
+apt_updated=""
+apt_install() {
+  command -v apt-get >/dev/null 2>&1 || return 1
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq || return 1; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+have_postgres() {
+  command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+}
+
+say "Python packages (requirements-dev.txt)"
+"$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+
+if ! have_postgres; then
+  say "PostgreSQL server binaries"
+  apt_install postgresql >/dev/null || say "could not install PostgreSQL: its tests will not run"
+fi
+
+if ! command -v npm >/dev/null 2>&1; then
+  say "Node.js and npm"
+  apt_install nodejs npm >/dev/null || say "could not install Node.js: Azurite tests will not run"
+fi
+if command -v npm >/dev/null 2>&1; then
+  installed="$(azurite --version 2>/dev/null || true)"
+  if [ "$installed" != "$AZURITE_VERSION" ]; then
+    say "Azurite $AZURITE_VERSION (npm)"
+    as_root npm install --global --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >/dev/null \
+      || say "could not install Azurite: its tests will not run"
+  fi
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  say "Chromium (Debian)"
+  apt_install chromium >/dev/null || say "could not install Chromium: browser tests will not run"
+fi
+
+say "pytest"
+exec "$PYTHON" -m pytest "$@"

@@ -1,0 +1,126 @@
+"""Real processes for the tests: the app under start.sh, and helpers to run and wait for them.
+
+A component that is missing skips its tests on a laptop, with the reason, and fails them in
+CI (CI=true), where .ci/run has installed everything and nothing may be skipped.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Skip (laptop) or fail (CI) a test whose real component is missing."""
+    if in_ci():
+        pytest.fail(f"required in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http_get(
+    url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url, headers=dict(headers or {}))
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_for_http(
+    url: str, *, process: subprocess.Popen | None = None, timeout: float = 60
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            http_get(url, timeout=2)
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"nothing answered {url} within {timeout} s")
+
+
+def base_env(**overrides: str) -> dict[str, str]:
+    """The environment for a server under test: this one, less anything Azure or Django."""
+    drop = ("WEBSITE_", "AZURE_", "DB", "STORAGE_", "DJANGO_", "IDENTITY_", "MSI_", "SECRET_KEY")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["PYTHON"] = sys.executable
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(overrides)
+    return env
+
+
+class AppServer:
+    """start.sh (migrate, collectstatic, gunicorn) on a free loopback port."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {"PORT": str(self.port), "WEB_CONCURRENCY": "1", **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self, *, timeout: float = 90) -> "AppServer":
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            ["bash", str(PROJECT_DIR / "start.sh")],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_http(self.url + "/healthz", process=self.process, timeout=timeout)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"server did not start:\n{self.log()}") from None
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@contextmanager
+def app_server(
+    env: Mapping[str, str], log_path: Path, *, timeout: float = 90
+) -> Iterator[AppServer]:
+    server = AppServer(env, log_path)
+    server.start(timeout=timeout)
+    try:
+        yield server
+    finally:
+        server.stop()

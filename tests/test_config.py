@@ -1,0 +1,137 @@
+"""Environment variables to settings: the tutorial's names and Service Connector's."""
+
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from azureproject.config import database_settings, photo_storage_settings
+
+BASE = Path("/app")
+
+
+def db(env: dict[str, str], *, azure: bool = False) -> dict:
+    return database_settings(env, base_dir=BASE, azure=azure)
+
+
+def test_no_variables_means_sqlite() -> None:
+    assert db({}) == {"ENGINE": "django.db.backends.sqlite3", "NAME": "/app/db.sqlite3"}
+
+
+def test_azure_mode_without_database_fails_naming_the_variables() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DBHOST"):
+        db({}, azure=True)
+
+
+def test_tutorial_settings_expand_server_name_and_require_ssl() -> None:
+    settings = db({"DBHOST": "my-server", "DBNAME": "restaurants", "DBUSER": "my-identity"})
+    assert settings["ENGINE"] == "azureproject.postgresql"
+    assert settings["HOST"] == "my-server.postgres.database.azure.com"
+    assert (settings["NAME"], settings["USER"], settings["PASSWORD"]) == (
+        "restaurants",
+        "my-identity",
+        "",
+    )
+    assert settings["OPTIONS"] == {"sslmode": "require"}
+    assert settings["CONN_MAX_AGE"] == 600 and settings["CONN_HEALTH_CHECKS"] is True
+
+
+def test_full_host_name_is_used_as_given_and_sslmode_is_overridable() -> None:
+    env = {"DBHOST": "db.example.org", "DBNAME": "n", "DBUSER": "u", "DBPORT": "6432"}
+    assert db(env)["HOST"] == "db.example.org" and db(env)["PORT"] == "6432"
+    assert db(env)["OPTIONS"] == {}
+    assert db({**env, "DBSSLMODE": "verify-full"})["OPTIONS"] == {"sslmode": "verify-full"}
+
+
+def test_dbhost_without_dbname_names_the_missing_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DBNAME"):
+        db({"DBHOST": "h", "DBUSER": "u"})
+
+
+def test_client_id_selects_the_identity_service_connector_first() -> None:
+    env = {"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "AZURE_CLIENT_ID": "app-id"}
+    assert db(env)["AZURE_CLIENT_ID"] == "app-id"
+    assert db({**env, "AZURE_POSTGRESQL_CLIENTID": "pg-id"})["AZURE_CLIENT_ID"] == "pg-id"
+    assert db({"DBHOST": "h", "DBNAME": "n", "DBUSER": "u"})["AZURE_CLIENT_ID"] is None
+
+
+def test_service_connector_connection_string() -> None:
+    env = {
+        "AZURE_POSTGRESQL_CONNECTIONSTRING": (
+            "dbname=restaurants host=srv.postgres.database.azure.com port=5432 "
+            "sslmode=require user=aad_identity"
+        )
+    }
+    settings = db(env, azure=True)
+    assert (settings["HOST"], settings["PORT"]) == ("srv.postgres.database.azure.com", "5432")
+    assert (settings["NAME"], settings["USER"]) == ("restaurants", "aad_identity")
+    assert settings["OPTIONS"] == {"sslmode": "require"} and settings["PASSWORD"] == ""
+
+
+def test_service_connector_separate_variables() -> None:
+    env = {
+        "AZURE_POSTGRESQL_HOST": "srv.postgres.database.azure.com",
+        "AZURE_POSTGRESQL_DATABASE": "restaurants",
+        "AZURE_POSTGRESQL_USER": "aad_identity",
+        "AZURE_POSTGRESQL_PORT": "5432",
+    }
+    settings = db(env)
+    assert settings["HOST"] == "srv.postgres.database.azure.com"
+    assert settings["OPTIONS"] == {"sslmode": "require"}
+
+
+def test_bad_connection_string_is_a_clear_error() -> None:
+    with pytest.raises(ImproperlyConfigured, match="AZURE_POSTGRESQL_CONNECTIONSTRING"):
+        db({"AZURE_POSTGRESQL_CONNECTIONSTRING": "host='unterminated"})
+
+
+def test_dbpass_means_password_login() -> None:
+    settings = db({"DBHOST": "localhost", "DBNAME": "n", "DBUSER": "u", "DBPASS": "pw"})
+    assert settings["HOST"] == "localhost" and settings["PASSWORD"] == "pw"
+
+
+def test_pool_replaces_persistent_connections() -> None:
+    settings = db({"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "DB_POOL": "1"})
+    assert settings["CONN_MAX_AGE"] == 0
+    assert settings["OPTIONS"]["pool"]["max_size"] == 4
+
+
+def test_bad_number_names_the_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DB_CONN_MAX_AGE"):
+        db({"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "DB_CONN_MAX_AGE": "ten"})
+
+
+def storage(env: dict[str, str], *, azure: bool = False) -> dict:
+    return photo_storage_settings(env, media_root=BASE / "media", azure=azure)
+
+
+def test_photos_on_local_disk_by_default() -> None:
+    assert storage({})["BACKEND"] == "django.core.files.storage.FileSystemStorage"
+    with pytest.raises(ImproperlyConfigured, match="STORAGE_ACCOUNT_NAME"):
+        storage({}, azure=True)
+
+
+def test_storage_account_name_and_service_connector_endpoint() -> None:
+    options = storage({"STORAGE_ACCOUNT_NAME": "acct", "AZURE_CLIENT_ID": "id"})["OPTIONS"]
+    assert options["account_url"] == "https://acct.blob.core.windows.net"
+    assert (options["container"], options["client_id"], options["url_mode"]) == (
+        "photos",
+        "id",
+        "sas",
+    )
+    env = {
+        "AZURE_STORAGEBLOB_RESOURCEENDPOINT": "https://127.0.0.1:10000/devstoreaccount1/",
+        "AZURE_STORAGEBLOB_CLIENTID": "blob-id",
+        "AZURE_CLIENT_ID": "id",
+        "STORAGE_CONTAINER_NAME": "pics",
+        "STORAGE_URL_MODE": "public",
+    }
+    options = storage(env)["OPTIONS"]
+    assert options["account_url"] == "https://127.0.0.1:10000/devstoreaccount1"
+    assert (options["container"], options["client_id"], options["url_mode"]) == (
+        "pics",
+        "blob-id",
+        "public",
+    )
+    with pytest.raises(ImproperlyConfigured, match="STORAGE_URL_MODE"):
+        storage({"STORAGE_ACCOUNT_NAME": "acct", "STORAGE_URL_MODE": "cdn"})

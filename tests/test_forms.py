@@ -1,0 +1,149 @@
+import io
+from typing import Any
+
+import pytest
+from PIL import ExifTags, Image
+
+from restaurant_review.forms import RestaurantForm, ReviewForm
+from restaurant_review.models import Review
+from tests.conftest import image_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def review_form(restaurant: Any, data: dict[str, Any], photo: Any = None) -> ReviewForm:
+    files = {"photo": photo} if photo is not None else {}
+    return ReviewForm(data, files, restaurant=restaurant)
+
+
+@pytest.mark.parametrize("missing", ["name", "street_address"])
+def test_restaurant_form_requires_name_and_address(missing: str) -> None:
+    data = {"name": "Fig", "street_address": "1 Main St", "description": ""}
+    data[missing] = ""
+    form = RestaurantForm(data)
+    assert not form.is_valid()
+    assert missing in form.errors
+
+
+def test_restaurant_form_rejects_over_long_name() -> None:
+    form = RestaurantForm({"name": "x" * 101, "street_address": "1 Main St"})
+    assert not form.is_valid()
+    assert "at most 100 characters" in form.errors["name"][0]
+
+
+@pytest.mark.parametrize("rating", ["0", "6", "abc", ""])
+def test_review_rating_must_be_1_to_5(make_restaurant: Any, review_data: Any, rating: str) -> None:
+    form = review_form(make_restaurant(), {**review_data, "rating": rating})
+    assert not form.is_valid()
+    assert "rating" in form.errors
+
+
+@pytest.mark.parametrize("missing", ["user_name", "review_text"])
+def test_review_requires_name_and_text(
+    make_restaurant: Any, review_data: Any, missing: str
+) -> None:
+    form = review_form(make_restaurant(), {**review_data, missing: ""})
+    assert not form.is_valid()
+    assert missing in form.errors
+
+
+def test_review_rejects_over_long_name_and_text(make_restaurant: Any, review_data: Any) -> None:
+    data = {**review_data, "user_name": "n" * 51, "review_text": "t" * 2001}
+    form = review_form(make_restaurant(), data)
+    assert not form.is_valid()
+    assert set(form.errors) == {"user_name", "review_text"}
+
+
+def test_text_named_png_is_not_a_photo(make_restaurant: Any, review_data: Any) -> None:
+    fake = upload("photo.png", b"this is not an image at all", "image/png")
+    form = review_form(make_restaurant(), review_data, fake)
+    assert not form.is_valid()
+    assert "not a JPEG, PNG or WebP image" in form.errors["photo"][0]
+
+
+def test_truncated_jpeg_is_rejected(make_restaurant: Any, review_data: Any) -> None:
+    data = image_bytes("JPEG", size=(400, 300))
+    form = review_form(make_restaurant(), review_data, upload("cut.jpg", data[: len(data) // 2]))
+    assert not form.is_valid()
+    assert "damaged" in form.errors["photo"][0]
+
+
+def test_gif_is_rejected_even_with_image_content_type(
+    make_restaurant: Any, review_data: Any
+) -> None:
+    form = review_form(make_restaurant(), review_data, upload("a.jpg", image_bytes("GIF")))
+    assert not form.is_valid()
+    assert "photo" in form.errors
+
+
+def test_oversized_photo_is_rejected_with_the_limit(
+    make_restaurant: Any, review_data: Any, settings: Any
+) -> None:
+    settings.PHOTO_MAX_BYTES = 1024 * 1024
+    data = image_bytes("PNG", size=(8, 8)) + b"\0" * (1024 * 1024)
+    form = review_form(make_restaurant(), review_data, upload("big.png", data, "image/png"))
+    assert not form.is_valid()
+    assert "the largest accepted is 1 MB" in form.errors["photo"][0]
+
+
+def test_image_with_too_many_pixels_is_rejected(
+    make_restaurant: Any, review_data: Any, settings: Any
+) -> None:
+    settings.PHOTO_MAX_PIXELS = 100 * 100
+    form = review_form(
+        make_restaurant(), review_data, upload("wide.png", image_bytes("PNG", size=(101, 100)))
+    )
+    assert not form.is_valid()
+    assert "too many pixels" in form.errors["photo"][0]
+
+
+@pytest.mark.parametrize(
+    ("image_format", "extension"), [("JPEG", ".jpg"), ("PNG", ".png"), ("WEBP", ".webp")]
+)
+def test_photo_extension_comes_from_content_not_file_name(
+    make_restaurant: Any, review_data: Any, image_format: str, extension: str
+) -> None:
+    photo = upload("misleading.gif", image_bytes(image_format), "application/octet-stream")
+    form = review_form(make_restaurant(), review_data, photo)
+    assert form.is_valid(), form.errors
+    review = form.save()
+    assert review.photo.name.endswith(extension)
+    with review.photo.open("rb") as stored:
+        assert Image.open(stored).format == image_format
+
+
+def test_saved_photo_is_reencoded_without_exif_gps(
+    make_restaurant: Any, review_data: Any, jpeg_with_gps: bytes
+) -> None:
+    form = review_form(make_restaurant(), review_data, upload("gps.jpg", jpeg_with_gps))
+    assert form.is_valid(), form.errors
+    review = form.save()
+    with review.photo.open("rb") as stored:
+        data = stored.read()
+    assert data != jpeg_with_gps
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "JPEG"
+    exif = image.getexif()
+    assert not exif.get_ifd(ExifTags.IFD.GPSInfo)
+    assert ExifTags.Base.Model not in exif
+
+
+def test_large_photo_is_scaled_to_max_edge(
+    make_restaurant: Any, review_data: Any, settings: Any
+) -> None:
+    settings.PHOTO_MAX_EDGE = 300
+    photo = upload("big.jpg", image_bytes("JPEG", size=(1200, 600)))
+    form = review_form(make_restaurant(), review_data, photo)
+    assert form.is_valid(), form.errors
+    with form.save().photo.open("rb") as stored:
+        assert Image.open(stored).size == (300, 150)
+
+
+def test_invalid_review_stores_nothing(
+    make_restaurant: Any, review_data: Any, media_files: Any
+) -> None:
+    photo = upload("ok.jpg", image_bytes("JPEG"))
+    form = review_form(make_restaurant(), {**review_data, "rating": "9"}, photo)
+    assert not form.is_valid()
+    assert Review.objects.count() == 0
+    assert media_files() == []

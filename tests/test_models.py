@@ -1,0 +1,79 @@
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from restaurant_review.models import Restaurant, Review, review_photo_path
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("rating", [0, 6])
+def test_review_rating_outside_1_to_5_fails_validation(make_review: Any, rating: int) -> None:
+    review = make_review()
+    review.rating = rating
+    with pytest.raises(ValidationError) as excinfo:
+        review.full_clean()
+    assert "rating" in excinfo.value.message_dict
+
+
+@pytest.mark.parametrize("rating", [0, 6])
+def test_database_check_constraint_rejects_rating_outside_1_to_5(
+    make_review: Any, rating: int
+) -> None:
+    review = make_review()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Review.objects.filter(pk=review.pk).update(rating=rating)
+    review.refresh_from_db()
+    assert review.rating == 4
+
+
+def test_with_rating_stats_averages_and_counts(make_restaurant: Any, make_review: Any) -> None:
+    reviewed = make_restaurant(name="Reviewed")
+    make_restaurant(name="Quiet")
+    for rating in (2, 3, 5):
+        make_review(restaurant=reviewed, rating=rating)
+    stats = {r.name: r for r in Restaurant.objects.with_rating_stats()}
+    assert stats["Reviewed"].review_count == 3
+    assert stats["Reviewed"].avg_rating == pytest.approx(10 / 3)
+    assert stats["Quiet"].review_count == 0
+    assert stats["Quiet"].avg_rating is None
+
+
+def test_search_matches_part_of_name_case_insensitively(make_restaurant: Any) -> None:
+    make_restaurant(name="Golden Spoon")
+    make_restaurant(name="Blue Lantern")
+    assert [r.name for r in Restaurant.objects.search("spoon")] == ["Golden Spoon"]
+    assert Restaurant.objects.search("  ").count() == 2
+
+
+def test_created_at_is_set_by_the_model(make_review: Any) -> None:
+    review = make_review()
+    assert review.created_at is not None
+    assert review.restaurant.created_at is not None
+
+
+def test_reviews_are_reachable_through_related_name_newest_first(
+    make_restaurant: Any, make_review: Any
+) -> None:
+    restaurant = make_restaurant()
+    first = make_review(restaurant=restaurant)
+    second = make_review(restaurant=restaurant)
+    assert list(restaurant.reviews.all()) == [second, first]
+
+
+def test_photo_names_are_unique_and_keep_the_extension() -> None:
+    first = review_photo_path(None, "photo.JPG")  # type: ignore[arg-type]
+    second = review_photo_path(None, "photo.JPG")  # type: ignore[arg-type]
+    assert first != second
+    assert first.startswith("reviews/") and first.endswith(".jpg")
+
+
+def test_restaurant_url_round_trips(make_restaurant: Any) -> None:
+    from django.urls import resolve
+
+    restaurant = make_restaurant()
+    match = resolve(restaurant.get_absolute_url())
+    assert match.view_name == "restaurant_review:details"
+    assert match.kwargs == {"pk": restaurant.pk}

@@ -1,0 +1,390 @@
+import re
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.contrib.messages import get_messages
+from django.core.files.storage import FileSystemStorage
+from django.core.management import call_command
+from django.db import OperationalError, connection
+from django.test import Client
+from django.urls import reverse
+
+from restaurant_review.models import Restaurant, Review
+from tests.conftest import image_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+INDEX = reverse("restaurant_review:index")
+CREATE = reverse("restaurant_review:create_restaurant")
+
+
+def details_url(restaurant: Restaurant) -> str:
+    return reverse("restaurant_review:details", args=[restaurant.pk])
+
+
+def review_url(restaurant: Restaurant) -> str:
+    return reverse("restaurant_review:add_review", args=[restaurant.pk])
+
+
+def make_many(make_restaurant: Any, make_review: Any, count: int, reviews_each: int = 2) -> None:
+    for index in range(count):
+        restaurant = make_restaurant(name=f"Place {index:03d}")
+        for rating in range(1, reviews_each + 1):
+            make_review(restaurant=restaurant, rating=rating)
+
+
+class FailingStorage(FileSystemStorage):
+    """A storage whose writes fail, as a full disk or an unreachable service would."""
+
+    def _save(self, name: str, content: Any) -> str:
+        raise OSError("storage is unavailable")
+
+
+# Home page
+
+
+def test_home_lists_restaurants_with_rating_and_review_count(
+    client: Client, make_restaurant: Any, make_review: Any
+) -> None:
+    restaurant = make_restaurant(name="Golden Spoon", street_address="12 Pike St")
+    make_review(restaurant=restaurant, rating=5)
+    make_review(restaurant=restaurant, rating=2)
+    make_restaurant(name="Blue Lantern")
+    response = client.get(INDEX)
+    assert response.status_code == HTTPStatus.OK
+    html = response.content.decode()
+    assert "Golden Spoon" in html and "12 Pike St" in html
+    assert "Rated 3.5 out of 5" in html
+    assert "2 reviews" in html
+    assert "No reviews yet" in html  # Blue Lantern
+    assert html.index("Blue Lantern") < html.index("Golden Spoon")
+
+
+def test_home_search_filters_by_name(client: Client, make_restaurant: Any) -> None:
+    make_restaurant(name="Golden Spoon")
+    make_restaurant(name="Blue Lantern")
+    html = client.get(INDEX, {"q": "lant"}).content.decode()
+    assert "Blue Lantern" in html and "Golden Spoon" not in html
+    assert 'value="lant"' in html
+
+
+def test_home_search_with_no_match_says_so(client: Client, make_restaurant: Any) -> None:
+    make_restaurant(name="Golden Spoon")
+    html = client.get(INDEX, {"q": "pizza"}).content.decode()
+    assert "No restaurant name contains “pizza”" in html
+
+
+def test_home_is_paginated_by_20(client: Client, make_restaurant: Any) -> None:
+    for index in range(25):
+        make_restaurant(name=f"Place {index:02d}")
+    first = client.get(INDEX).content.decode()
+    second = client.get(INDEX, {"page": 2}).content.decode()
+    assert "Place 19" in first and "Place 20" not in first
+    assert "Place 20" in second and "Place 24" in second and "Place 19" not in second
+    assert "Page 2 of 2" in second
+    # A nonsense page number shows a page rather than an error.
+    assert client.get(INDEX, {"page": "abc"}).status_code == HTTPStatus.OK
+
+
+@pytest.mark.parametrize("count", [1, 200])
+def test_home_runs_a_fixed_number_of_queries(
+    client: Client,
+    make_restaurant: Any,
+    make_review: Any,
+    django_assert_num_queries: Any,
+    count: int,
+) -> None:
+    make_many(make_restaurant, make_review, count)
+    with django_assert_num_queries(2):  # the count for the pager, and the page itself
+        response = client.get(INDEX)
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_home_rejects_post(client: Client) -> None:
+    assert client.post(INDEX).status_code == HTTPStatus.METHOD_NOT_ALLOWED
+
+
+# Restaurant page
+
+
+def test_details_shows_restaurant_and_reviews_newest_first(
+    client: Client, make_restaurant: Any, make_review: Any
+) -> None:
+    restaurant = make_restaurant(name="Fig", street_address="3 Elm Ave", description="Small.")
+    make_review(restaurant=restaurant, user_name="Older", review_text="First visit.")
+    make_review(restaurant=restaurant, user_name="Newer", review_text="Second visit.", rating=2)
+    html = client.get(details_url(restaurant)).content.decode()
+    assert "3 Elm Ave" in html and "Small." in html
+    assert "Rated 3.0 out of 5" in html and "2 reviews" in html
+    assert html.index("Newer") < html.index("Older")
+    assert "Second visit." in html and "Rated 2.0 out of 5" in html
+
+
+def test_details_links_photo_thumbnail_to_full_photo(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    restaurant = make_restaurant()
+    client.post(review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())})
+    review = Review.objects.get()
+    html = client.get(details_url(restaurant)).content.decode()
+    url = review.photo.url
+    assert f'<a class="review-photo" href="{url}"><img src="{url}" alt="Photo from Ana' in html
+    photo = client.get(url)
+    assert photo.status_code == HTTPStatus.OK
+    assert b"".join(photo.streaming_content)[:2] == b"\xff\xd8"
+
+
+def test_details_paginates_reviews(client: Client, make_restaurant: Any, make_review: Any) -> None:
+    restaurant = make_restaurant()
+    for index in range(12):
+        make_review(restaurant=restaurant, user_name=f"Guest {index:02d}")
+    second = client.get(details_url(restaurant), {"page": 2}).content.decode()
+    assert "Guest 01" in second and "Guest 11" not in second
+
+
+@pytest.mark.parametrize("reviews", [1, 50])
+def test_details_runs_a_fixed_number_of_queries(
+    client: Client,
+    make_restaurant: Any,
+    make_review: Any,
+    django_assert_num_queries: Any,
+    reviews: int,
+) -> None:
+    restaurant = make_restaurant()
+    for _ in range(reviews):
+        make_review(restaurant=restaurant)
+    with django_assert_num_queries(3):  # restaurant with stats, review count, review page
+        response = client.get(details_url(restaurant))
+    assert response.status_code == HTTPStatus.OK
+
+
+def test_unknown_restaurant_is_404_in_site_layout(client: Client) -> None:
+    response = client.get(reverse("restaurant_review:details", args=[999999]))
+    assert response.status_code == HTTPStatus.NOT_FOUND
+    html = response.content.decode()
+    assert "Page not found (404)" in html and "Restaurant Review" in html
+    assert client.post(reverse("restaurant_review:add_review", args=[999999])).status_code == 404
+
+
+# Adding a restaurant
+
+
+def test_create_restaurant_redirects_with_confirmation(client: Client) -> None:
+    assert client.get(CREATE).status_code == HTTPStatus.OK
+    data = {"name": "New Place", "street_address": "9 Bay St", "description": "Tapas."}
+    response = client.post(CREATE, data)
+    restaurant = Restaurant.objects.get()
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == details_url(restaurant)
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Restaurant “New Place” was added."
+    ]
+    page = client.get(response["Location"]).content.decode()
+    assert "New Place" in page and "was added" in page
+
+
+def test_create_restaurant_error_keeps_input_beside_fields(client: Client) -> None:
+    response = client.post(CREATE, {"name": "", "street_address": "9 Bay St", "description": "Hi"})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    html = response.content.decode()
+    assert 'value="9 Bay St"' in html and "\nHi</textarea>" in html
+    assert re.search(
+        r'<label for="id_name"[^>]*>Name:</label>.*?This field is required', html, re.S
+    )
+    assert Restaurant.objects.count() == 0
+
+
+# Posting a review
+
+
+def test_post_review_with_photo_redirects_and_stores_it(
+    client: Client, make_restaurant: Any, review_data: Any, media_files: Any
+) -> None:
+    restaurant = make_restaurant()
+    data = {**review_data, "photo": upload("dinner.jpg", image_bytes("JPEG"))}
+    response = client.post(review_url(restaurant), data)
+    assert response.status_code == HTTPStatus.FOUND
+    assert response["Location"] == details_url(restaurant)
+    review = Review.objects.get()
+    assert (review.restaurant, review.user_name, review.rating) == (restaurant, "Ana", 5)
+    assert [p.name for p in media_files()] == [review.photo.name.split("/")[-1]]
+    page = client.get(response["Location"]).content.decode()
+    assert "Your review was posted" in page
+
+
+def test_post_review_without_photo(client: Client, make_restaurant: Any, review_data: Any) -> None:
+    restaurant = make_restaurant()
+    assert client.post(review_url(restaurant), review_data).status_code == HTTPStatus.FOUND
+    assert not Review.objects.get().photo
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"rating": "6"}, "rating"),
+        ({"rating": "abc"}, "rating"),
+        ({"user_name": ""}, "user_name"),
+        ({"photo": upload("fake.png", b"not an image", "image/png")}, "photo"),
+    ],
+)
+def test_invalid_review_comes_back_with_input_and_errors(
+    client: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    media_files: Any,
+    change: dict[str, Any],
+    field: str,
+) -> None:
+    restaurant = make_restaurant()
+    response = client.post(review_url(restaurant), {**review_data, **change})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    html = response.content.decode()
+    assert re.search(rf'<label for="id_{field}"[^>]*>.*?class="errorlist', html, re.S)
+    assert "Best dumplings in town.</textarea>" in html
+    if field != "user_name":
+        assert 'value="Ana"' in html
+    assert Review.objects.count() == 0
+    assert media_files() == []
+
+
+def test_review_is_not_saved_when_photo_storage_fails(
+    client: Client, make_restaurant: Any, review_data: Any, settings: Any
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "tests.test_views.FailingStorage"},
+    }
+    restaurant = make_restaurant()
+    data = {**review_data, "photo": upload("dinner.jpg", image_bytes())}
+    response = client.post(review_url(restaurant), data)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    html = response.content.decode()
+    assert "Your photo could not be stored just now" in html
+    assert "Best dumplings in town.</textarea>" in html and 'value="Ana"' in html
+    assert Review.objects.count() == 0
+
+
+def test_database_failure_after_upload_removes_the_photo(
+    client: Client, make_restaurant: Any, review_data: Any, media_files: Any
+) -> None:
+    restaurant = make_restaurant()
+
+    def fail_review_insert(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
+            raise OperationalError("database went away")
+        return execute(sql, params, many, context)
+
+    data = {**review_data, "photo": upload("dinner.jpg", image_bytes())}
+    with connection.execute_wrapper(fail_review_insert):
+        response = client.post(review_url(restaurant), data)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Temporarily unavailable" in response.content.decode()
+    assert Review.objects.count() == 0
+    assert media_files() == []
+
+
+def test_database_outage_shows_503_page(client: Client, make_restaurant: Any) -> None:
+    make_restaurant()
+
+    def fail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(fail):
+        response = client.get(INDEX)
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert response["Retry-After"] == "30"
+    assert "Temporarily unavailable (503)" in response.content.decode()
+
+
+# CSRF
+
+
+def test_csrf_is_enforced_on_forms(make_restaurant: Any, review_data: Any) -> None:
+    csrf_client = Client(enforce_csrf_checks=True)
+    restaurant = make_restaurant()
+    for url, data in [
+        (CREATE, {"name": "X", "street_address": "Y"}),
+        (review_url(restaurant), review_data),
+    ]:
+        response = csrf_client.post(url, data)
+        assert response.status_code == HTTPStatus.FORBIDDEN
+        assert "could not be verified" in response.content.decode()
+    assert Restaurant.objects.count() == 1 and Review.objects.count() == 0
+
+    csrf_client.get(CREATE)
+    token = csrf_client.cookies["csrftoken"].value
+    response = csrf_client.post(
+        CREATE, {"name": "X", "street_address": "Y", "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == HTTPStatus.FOUND
+
+
+# Admin
+
+
+def test_admin_pages_load_for_superuser(
+    admin_client_logged_in: Client, make_restaurant: Any, make_review: Any
+) -> None:
+    restaurant = make_restaurant(name="Admin Place")
+    review = make_review(restaurant=restaurant)
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:restaurant_review_restaurant_changelist"),
+        reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk]),
+        reverse("admin:restaurant_review_restaurant_add"),
+        reverse("admin:restaurant_review_review_changelist"),
+        reverse("admin:restaurant_review_review_change", args=[review.pk]),
+        reverse("admin:restaurant_review_review_add"),
+    ]
+    for page in pages:
+        assert admin_client_logged_in.get(page).status_code == HTTPStatus.OK, page
+    changelist = admin_client_logged_in.get(pages[1], {"q": "Admin"}).content.decode()
+    assert "Admin Place" in changelist and "4.0" in changelist
+
+
+def test_admin_requires_login(client: Client) -> None:
+    response = client.get(reverse("admin:restaurant_review_review_changelist"))
+    assert response.status_code == HTTPStatus.FOUND
+    assert "/admin/login/" in response["Location"]
+
+
+def test_admin_delete_review_deletes_its_photo(
+    admin_client_logged_in: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    media_files: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    restaurant = make_restaurant()
+    admin_client_logged_in.post(
+        review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
+    )
+    review = Review.objects.get()
+    assert len(media_files()) == 1
+    delete = reverse("admin:restaurant_review_review_delete", args=[review.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client_logged_in.post(delete, {"post": "yes"})
+    assert response.status_code == HTTPStatus.FOUND
+    assert Review.objects.count() == 0
+    assert media_files() == []
+
+
+def test_admin_photo_upload_is_checked_and_reencoded(
+    admin_client_logged_in: Client, make_restaurant: Any, jpeg_with_gps: bytes
+) -> None:
+    restaurant = make_restaurant()
+    add = reverse("admin:restaurant_review_review_add")
+    fields = {"restaurant": restaurant.pk, "user_name": "Eve", "rating": 3, "review_text": "ok"}
+    bad = admin_client_logged_in.post(add, {**fields, "photo": upload("x.png", b"nope")})
+    assert bad.status_code == HTTPStatus.OK and Review.objects.count() == 0
+    good = admin_client_logged_in.post(add, {**fields, "photo": upload("g.jpg", jpeg_with_gps)})
+    assert good.status_code == HTTPStatus.FOUND
+    with Review.objects.get().photo.open("rb") as stored:
+        assert b"Test Camera" not in stored.read()
+
+
+def test_createsuperuser_works(monkeypatch: Any, django_user_model: Any) -> None:
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-Str0ng-pass!")
+    call_command("createsuperuser", interactive=False, username="boss", email="b@example.com")
+    assert django_user_model.objects.get(username="boss").is_superuser
