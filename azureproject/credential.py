@@ -69,3 +69,13 @@ def reset_credentials() -> None:
         for credential in _credentials.values():
             credential.close()
         _credentials.clear()
+
+
+def auth_error_cause(exc: BaseException) -> str:
+    """The useful line of a credential failure: DefaultAzureCredential lists every credential it
+    tried; on App Service the managed identity's line is the one that says what went wrong."""
+    text = str(exc).strip()
+    for line in text.splitlines():
+        if "ManagedIdentityCredential:" in line:
+            return line.strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -176,6 +176,8 @@ LOGGING = {
     "loggers": {
         # The Azure SDK logs every HTTP request at INFO; keep its warnings and errors only.
         "azure": {"level": "WARNING"},
+        # DefaultAzureCredential warns of each failure itself; our code logs it once, shorter.
+        "azure.identity": {"level": "ERROR"},
         # Request failures are logged once with their cause by Django's request logger.
         "django": {"level": LOG_LEVEL},
     },

@@ -102,3 +102,109 @@ def admin_client_logged_in(db: None, client: Any, django_user_model: Any) -> Ite
     django_user_model.objects.create_superuser("admin", "admin@example.com", "a-Str0ng-pass!")
     client.login(username="admin", password="a-Str0ng-pass!")
     yield client
+
+
+# Real PostgreSQL and the test managed-identity endpoint (tests/postgres.py, tests/identity.py)
+
+import os  # noqa: E402
+import pwd  # noqa: E402
+import uuid  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+from azureproject.credential import reset_credentials  # noqa: E402
+from azureproject.postgresql.base import TOKEN_SCOPE  # noqa: E402
+from tests.identity import IdentityEndpoint  # noqa: E402
+from tests.postgres import PostgresServer, find_bindir  # noqa: E402
+from tests.services import unavailable  # noqa: E402
+
+POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = find_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            unavailable("running as root needs the 'postgres' user to run the server")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()
+
+
+@dataclass
+class PostgresApp:
+    """A database and a role for the app's managed identity, whose password is whatever token
+    the identity endpoint last handed out for Azure Database for PostgreSQL."""
+
+    server: PostgresServer
+    database: str
+    role: str
+    client_id: str
+    endpoint: IdentityEndpoint
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "DBHOST": "127.0.0.1",
+            "DBPORT": str(self.server.port),
+            "DBNAME": self.database,
+            "DBUSER": self.role,
+            "DBSSLMODE": "require",
+            "AZURE_CLIENT_ID": self.client_id,
+            **self.endpoint.env,
+            **self.extra_env,
+        }
+
+    def token_calls(self) -> int:
+        return len(self.endpoint.calls_for(POSTGRES_RESOURCE))
+
+    def settings_dict(self, **overrides: Any) -> dict[str, Any]:
+        from azureproject.config import database_settings
+
+        settings = database_settings(self.env, base_dir=PROJECT_DIR, azure=False)
+        return {**settings, **overrides}
+
+
+def make_postgres_app(
+    server: PostgresServer, *, grant: bool = True, lifetime: float = 3600
+) -> PostgresApp:
+    database, role = server.create_identity_database()
+    if grant:
+        server.grant_schema(database, role)
+
+    def set_role_password(resource: str, token: str, client_id: str | None) -> None:
+        if resource.rstrip("/") == POSTGRES_RESOURCE:
+            server.set_password(role, token)
+
+    client_id = f"app-client-{uuid.uuid4().hex[:8]}"
+    endpoint = IdentityEndpoint(
+        client_ids={client_id}, lifetime=lifetime, on_token=set_role_password
+    )
+    return PostgresApp(server, database, role, client_id, endpoint.start())
+
+
+@pytest.fixture
+def postgres_app(postgres_server: PostgresServer) -> Iterator[PostgresApp]:
+    app = make_postgres_app(postgres_server)
+    yield app
+    app.endpoint.stop()
+
+
+@pytest.fixture
+def identity_in_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Callable[[IdentityEndpoint], None]]:
+    """Point this process's credential at a test endpoint, with a fresh credential cache."""
+
+    def use(endpoint: IdentityEndpoint) -> None:
+        for name, value in endpoint.env.items():
+            monkeypatch.setenv(name, value)
+        reset_credentials()
+
+    yield use
+    reset_credentials()

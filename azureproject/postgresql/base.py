@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from django.db.backends.postgresql import base, client
 
-from azureproject.credential import get_credential
+from azureproject.credential import auth_error_cause, get_credential
 from azureproject.errors import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def entra_password(settings_dict: dict[str, Any]) -> str:
     try:
         return credential.get_token(TOKEN_SCOPE).token
     except Exception as exc:  # Any SDK or network failure means: no token, no connection.
-        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = auth_error_cause(exc)
         message = (
             f"no Microsoft Entra token for {_where(settings_dict)} "
             f"from the {credential.describe()}: {cause}"

@@ -1,0 +1,165 @@
+"""A test managed-identity endpoint speaking App Service's protocol, so the real, unmodified
+`DefaultAzureCredential` runs against it.
+
+App Service sets IDENTITY_ENDPOINT and IDENTITY_HEADER; the SDK sends
+`GET <endpoint>?resource=<audience>&api-version=2019-08-01[&client_id=<id>]` with the header
+`X-IDENTITY-HEADER`, and expects JSON with `access_token` and `expires_on` (epoch seconds).
+Tokens are JWTs shaped like Entra's (aud, iss, iat, nbf, exp, oid, tid), as Azurite checks them.
+"""
+
+import json
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+import jwt
+
+TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
+
+
+@dataclass(frozen=True)
+class TokenCall:
+    resource: str
+    client_id: str | None
+    granted: bool
+    at: float
+
+
+class IdentityEndpoint:
+    """Hands out tokens for the identities assigned to the "app": user-assigned ones by client
+    id, and the system-assigned one when `system_assigned` is on. `on_token(resource, token,
+    client_id)` runs before a token is returned (e.g. to make it the database password)."""
+
+    def __init__(
+        self,
+        *,
+        client_ids: set[str] | None = None,
+        system_assigned: bool = False,
+        lifetime: float = 3600,
+        on_token: Callable[[str, str, str | None], None] | None = None,
+    ) -> None:
+        self.client_ids = set(client_ids or ())
+        self.system_assigned = system_assigned
+        self.lifetime = lifetime
+        self.on_token = on_token
+        self.header = secrets.token_urlsafe(16)
+        self.signing_key = secrets.token_bytes(32)
+        self.calls: list[TokenCall] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}/msi/token"
+        self._thread: threading.Thread | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {"IDENTITY_ENDPOINT": self.url, "IDENTITY_HEADER": self.header}
+
+    def calls_for(self, resource: str, *, granted: bool = True) -> list[TokenCall]:
+        with self._lock:
+            return [
+                c
+                for c in self.calls
+                if c.resource.rstrip("/") == resource.rstrip("/") and c.granted == granted
+            ]
+
+    def start(self) -> "IdentityEndpoint":
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def object_id(self, client_id: str | None) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"identity:{client_id or 'system'}"))
+
+    def mint(self, resource: str, client_id: str | None) -> tuple[str, int]:
+        now = time.time()
+        expires_on = int(now + self.lifetime)
+        claims = {
+            "aud": resource,
+            "iss": f"https://sts.windows.net/{TENANT_ID}/",
+            "iat": int(now) - 1,
+            "nbf": int(now) - 1,
+            "exp": expires_on,
+            "oid": self.object_id(client_id),
+            "sub": self.object_id(client_id),
+            "tid": TENANT_ID,
+            "appid": client_id or "system-assigned",
+            "idtyp": "app",
+            "jti": uuid.uuid4().hex,
+        }
+        return jwt.encode(claims, self.signing_key, algorithm="HS256"), expires_on
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:  # keep test output quiet
+                pass
+
+            def _reply(self, status: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                url = urlparse(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                resource = query.get("resource", "")
+                client_id = query.get("client_id") or None
+                if (
+                    url.path != "/msi/token"
+                    or self.headers.get("X-IDENTITY-HEADER") != endpoint.header
+                ):
+                    self._reply(
+                        401, {"statusCode": 401, "message": "Missing or wrong X-IDENTITY-HEADER"}
+                    )
+                    return
+                if query.get("api-version") != "2019-08-01" or not resource:
+                    self._reply(400, {"statusCode": 400, "message": "Bad api-version or resource"})
+                    return
+                assigned = (
+                    client_id in endpoint.client_ids if client_id else endpoint.system_assigned
+                )
+                with endpoint._lock:
+                    endpoint.calls.append(TokenCall(resource, client_id, assigned, time.time()))
+                if not assigned:
+                    which = (
+                        f"client id {client_id}" if client_id else "the system-assigned identity"
+                    )
+                    self._reply(
+                        400,
+                        {
+                            "statusCode": 400,
+                            "message": f"No managed identity found for {which}",
+                            "correlationId": uuid.uuid4().hex,
+                        },
+                    )
+                    return
+                token, expires_on = endpoint.mint(resource, client_id)
+                if endpoint.on_token is not None:
+                    endpoint.on_token(resource, token, client_id)
+                self._reply(
+                    200,
+                    {
+                        "access_token": token,
+                        "expires_on": str(expires_on),
+                        "resource": resource,
+                        "token_type": "Bearer",
+                        "client_id": client_id or "system-assigned",
+                    },
+                )
+
+        return Handler

@@ -1,0 +1,147 @@
+"""A real PostgreSQL server for the tests: SSL on, scram-sha-256 for TCP, on a free port.
+
+`initdb` refuses to run as root, so as root the server runs as the `postgres` user.
+"""
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+import trustme
+from psycopg import sql
+
+from tests.services import free_port
+
+ADMIN_PASSWORD = "test-admin-" + uuid.uuid4().hex  # made per run, never stored
+
+
+def find_bindir() -> Path | None:
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+    for directory in reversed(candidates):
+        if Path(directory, "pg_ctl").exists() and Path(directory, "postgres").exists():
+            return Path(directory)
+    pg_ctl = shutil.which("pg_ctl")
+    return Path(os.path.realpath(pg_ctl)).parent if pg_ctl else None
+
+
+class PostgresServer:
+    def __init__(self, bindir: Path) -> None:
+        self.bindir = bindir
+        self.port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="rr-postgres-"))
+        self.data = self.base / "data"
+        self.socket_dir = self.base / "socket"
+        self.as_postgres = os.geteuid() == 0
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bindir / args[0]), *args[1:]]
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(command, check=True, capture_output=True, cwd=self.base)
+
+    def start(self) -> "PostgresServer":
+        self.socket_dir.mkdir()
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.private_key_pem.write_to_path(str(self.base / "server.key"))
+        cert.cert_chain_pems[0].write_to_path(str(self.base / "server.crt"))
+        ca.cert_pem.write_to_path(str(self.base / "ca.crt"))
+        os.chmod(self.base / "server.key", 0o600)
+        if self.as_postgres:
+            user = pwd.getpwnam("postgres")
+            for path in [
+                self.base,
+                self.socket_dir,
+                self.base / "server.key",
+                self.base / "server.crt",
+            ]:
+                os.chown(path, user.pw_uid, user.pw_gid)
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+        )
+        with (self.data / "postgresql.conf").open("a") as conf:
+            conf.write(
+                f"listen_addresses = '127.0.0.1'\nport = {self.port}\n"
+                f"unix_socket_directories = '{self.socket_dir}'\n"
+                f"ssl = on\nssl_cert_file = '{self.base / 'server.crt'}'\n"
+                f"ssl_key_file = '{self.base / 'server.key'}'\n"
+                "password_encryption = 'scram-sha-256'\nmax_connections = 200\n"
+                "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+            )
+        # TCP only over TLS with a password; no plain-text TCP at all. Local socket for the admin.
+        (self.data / "pg_hba.conf").write_text(
+            "local all all trust\n"
+            "hostssl all all 127.0.0.1/32 scram-sha-256\n"
+            "hostnossl all all 127.0.0.1/32 reject\n"
+        )
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-l", str(self.base / "server.log"), "-w", "start"
+        )
+        self.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(ADMIN_PASSWORD)))
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        finally:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def admin(self, dbname: str = "postgres") -> psycopg.Connection:
+        return psycopg.connect(
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname=dbname,
+            autocommit=True,
+        )
+
+    def execute(self, query: sql.Composable | str, dbname: str = "postgres") -> list[tuple]:
+        with self.admin(dbname) as conn:
+            cursor = conn.execute(query)
+            return cursor.fetchall() if cursor.description else []
+
+    def create_identity_database(self) -> tuple[str, str]:
+        """A database owned by the admin and a login role for the app's identity, with no rights
+        on schema public: PostgreSQL 15's default, as on Azure before the grant."""
+        suffix = uuid.uuid4().hex[:10]
+        database, role = f"restaurants_{suffix}", f"identity_{suffix}"
+        self.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        self.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        return database, role
+
+    def grant_schema(self, database: str, role: str) -> None:
+        self.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)),
+            database,
+        )
+
+    def set_password(self, role: str, password: str) -> None:
+        self.execute(
+            sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
+        )
+
+    def ssl_connections_of(self, role: str) -> list[bool]:
+        return [
+            row[0]
+            for row in self.execute(
+                sql.SQL(
+                    "SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) "
+                    "WHERE a.usename = {}"
+                ).format(sql.Literal(role))
+            )
+        ]

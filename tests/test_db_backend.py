@@ -1,0 +1,285 @@
+"""The Entra-token PostgreSQL backend against a real PostgreSQL server and the real
+DefaultAzureCredential, talking to the test managed-identity endpoint."""
+
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db.utils import ConnectionHandler
+
+from azureproject.errors import DatabaseUnavailable
+from tests.conftest import PROJECT_DIR, PostgresApp, make_postgres_app
+from tests.services import app_server, base_env, http_get
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(autouse=True)
+def _own_connections(django_db_blocker: Any) -> Any:
+    """These tests open their own connections to the real server, not the test database."""
+    with django_db_blocker.unblock():
+        yield
+
+
+def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def wrapper(settings_dict: dict[str, Any]) -> Any:
+    """A fresh connection object for `settings_dict`, outside Django's test database."""
+    alias = f"test_{uuid.uuid4().hex[:8]}"
+    handler = ConnectionHandler(
+        {"default": {"ENGINE": "django.db.backends.dummy"}, alias: settings_dict}
+    )
+    return handler[alias]
+
+
+def test_migrate_and_pages_work_through_the_token(
+    postgres_app: PostgresApp, tmp_path: Path
+) -> None:
+    env = {**postgres_app.env, "MEDIA_ROOT": str(tmp_path / "media")}
+    seeded = manage("migrate", "--noinput", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    seeded = manage("seed_demo", "--restaurants", "3", "--reviews", "9", env=env)
+    assert seeded.returncode == 0, seeded.stderr
+    with app_server(base_env(**env), tmp_path / "server.log") as server:
+        status, body = http_get(server.url + "/")
+        assert status == HTTPStatus.OK and body.count(b'class="card"') == 3
+        status, body = http_get(server.url + "/healthz")
+        assert status == HTTPStatus.OK and b'"vendor": "postgresql"' in body
+        assert http_get(server.url + "/restaurant/1/")[0] == HTTPStatus.OK
+        # The app's connection is kept (CONN_MAX_AGE) and runs over TLS.
+        assert postgres_app.server.ssl_connections_of(postgres_app.role) == [True]
+    assert postgres_app.token_calls() >= 1
+
+
+def test_wrong_password_fails_cleanly(postgres_app: PostgresApp) -> None:
+    connection = wrapper(postgres_app.settings_dict(PASSWORD="not-the-token"))
+    with pytest.raises(DatabaseUnavailable, match="password authentication failed"):
+        connection.ensure_connection()
+    assert postgres_app.token_calls() == 0  # a configured password means no token
+
+
+def test_token_is_the_password_of_each_new_connection(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    identity_in_process(postgres_app.endpoint)
+    connection = wrapper(postgres_app.settings_dict())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == postgres_app.role
+    connection.close()
+    # With the token no longer the password, a new connection cannot log in.
+    postgres_app.server.set_password(postgres_app.role, "rotated-away")
+    with pytest.raises(DatabaseUnavailable, match="password authentication failed"):
+        wrapper(postgres_app.settings_dict()).ensure_connection()
+
+
+def test_unassigned_client_id_is_refused_and_reported(
+    postgres_app: PostgresApp, identity_in_process: Any, caplog: Any
+) -> None:
+    identity_in_process(postgres_app.endpoint)
+    connection = wrapper(postgres_app.settings_dict(AZURE_CLIENT_ID="not-assigned"))
+    with pytest.raises(DatabaseUnavailable) as excinfo:
+        connection.ensure_connection()
+    message = str(excinfo.value)
+    assert "user-assigned managed identity (client id not-assigned)" in message
+    assert "No managed identity found for client id not-assigned" in message
+    assert postgres_app.endpoint.calls_for(
+        "https://ossrdbms-aad.database.windows.net", granted=False
+    )
+    assert "not-assigned" in caplog.text
+
+
+def test_server_answers_503_while_identity_is_missing_then_recovers(
+    postgres_app: PostgresApp, tmp_path: Path
+) -> None:
+    env = postgres_app.env
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    postgres_app.endpoint.client_ids.clear()  # the identity is unassigned from the app
+    server_env = base_env(**env, DB_CONN_MAX_AGE="0")
+    # The server starts (migrate cannot run: start.sh would stop), so run gunicorn directly.
+    port_log = tmp_path / "server.log"
+    from tests.services import AppServer, wait_for_http
+
+    server = AppServer(server_env, port_log)
+    server.process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"],
+        cwd=PROJECT_DIR,
+        env=server.env,
+        stdout=port_log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(server.url + "/healthz", process=server.process)
+        status, body = http_get(server.url + "/")
+        assert status == HTTPStatus.SERVICE_UNAVAILABLE
+        assert b"Temporarily unavailable" in body
+        health_status, health = http_get(server.url + "/healthz")
+        assert (
+            health_status == HTTPStatus.SERVICE_UNAVAILABLE
+            and b"no Microsoft Entra token" in health
+        )
+        postgres_app.endpoint.client_ids.add(postgres_app.client_id)  # assigned again
+        assert http_get(server.url + "/")[0] == HTTPStatus.OK  # no restart needed
+    finally:
+        server.stop()
+    log = server.log()
+    assert f"client id {postgres_app.client_id}" in log
+    assert "No managed identity found" in log
+    assert "eyJ" not in log  # no token (a JWT) is ever logged
+
+
+def test_migrate_without_token_exits_with_one_clear_line(postgres_app: PostgresApp) -> None:
+    result = manage("migrate", "--noinput", env={**postgres_app.env, "AZURE_CLIENT_ID": "wrong-id"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: Database unavailable: no Microsoft Entra token")
+    assert "client id wrong-id" in result.stderr
+
+
+def test_migrate_with_identity_endpoint_down_exits_clearly(postgres_app: PostgresApp) -> None:
+    postgres_app.endpoint.stop()
+    result = manage("migrate", "--noinput", env=postgres_app.env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "Connection refused" in result.stderr
+
+
+def test_tokens_rotate_and_new_connections_use_the_new_one(
+    postgres_server: Any, tmp_path: Path
+) -> None:
+    app = make_postgres_app(postgres_server, lifetime=2)
+    try:
+        env = base_env(**app.env, DB_CONN_MAX_AGE="0")
+        assert manage("migrate", "--noinput", env=app.env).returncode == 0
+        with app_server(env, tmp_path / "server.log") as server:
+            statuses = []
+            deadline = time.monotonic() + 7  # past three token lifetimes
+            while time.monotonic() < deadline:
+                statuses.append(http_get(server.url + "/")[0])
+                time.sleep(0.25)
+        assert set(statuses) == {HTTPStatus.OK}
+        # Each token became the password when issued, invalidating the one before: requests
+        # only succeeded because new connections presented the newest token.
+        assert app.token_calls() >= 4
+    finally:
+        app.endpoint.stop()
+
+
+def test_one_token_call_per_process_over_100_requests(
+    postgres_app: PostgresApp, tmp_path: Path
+) -> None:
+    assert manage("migrate", "--noinput", env=postgres_app.env).returncode == 0
+    after_migrate = postgres_app.token_calls()
+    assert after_migrate == 1
+    env = base_env(**postgres_app.env, DB_CONN_MAX_AGE="0")  # a new connection per request
+    with app_server(env, tmp_path / "server.log") as server:
+        # start.sh's migrate process and the worker: one token each.
+        assert postgres_app.token_calls() == after_migrate + 2
+        before = postgres_app.token_calls()
+        for _ in range(100):
+            assert http_get(server.url + "/")[0] == HTTPStatus.OK
+        assert postgres_app.token_calls() == before
+
+
+def test_eight_threads_connect_at_once_with_one_token_call(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    identity_in_process(postgres_app.endpoint)
+    settings = postgres_app.settings_dict()
+    barrier = threading.Barrier(8)
+    results: list[Any] = []
+
+    def connect() -> None:
+        connection = wrapper(settings)
+        barrier.wait()
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_user")
+                results.append(cursor.fetchone()[0])
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=connect) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert results == [postgres_app.role] * 8
+    assert postgres_app.token_calls() == 1
+
+
+def test_pool_gives_new_connections_a_fresh_token(
+    postgres_server: Any, identity_in_process: Any
+) -> None:
+    app = make_postgres_app(postgres_server, lifetime=1)
+    try:
+        identity_in_process(app.endpoint)
+        options = {"sslmode": "require", "pool": {"min_size": 0, "max_size": 4, "timeout": 10}}
+        connection = wrapper(app.settings_dict(CONN_MAX_AGE=0, OPTIONS=options))
+        connection.ensure_connection()  # opens the pool
+        pool = connection.pool
+        assert callable(pool.kwargs)
+        with pool.connection() as first:
+            assert first.execute("SELECT current_user").fetchone()[0] == app.role
+            calls = app.token_calls()
+            time.sleep(1.5)  # the first token expires; the next connection needs a new one
+            with pool.connection() as second:
+                assert second.execute("SELECT current_user").fetchone()[0] == app.role
+        assert app.token_calls() > calls
+        connection.close_pool()
+    finally:
+        app.endpoint.stop()
+
+
+def test_dbshell_logs_in_with_the_token(postgres_app: PostgresApp) -> None:
+    result = manage("dbshell", "--", "-tAc", "SELECT current_user", env=postgres_app.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == postgres_app.role
+
+
+def test_grant_identity_access_lets_migrate_create_tables(postgres_server: Any) -> None:
+    app = make_postgres_app(postgres_server, grant=False)
+    try:
+        # Without the grant, PostgreSQL 15+ refuses to let the identity create tables.
+        refused = manage("migrate", "--noinput", env=app.env)
+        assert refused.returncode != 0
+        assert "permission denied for schema public" in refused.stderr
+
+        from tests.postgres import ADMIN_PASSWORD
+
+        admin_env = {**app.env, "DBUSER": "postgres", "DBPASS": ADMIN_PASSWORD}
+        printed = manage(
+            "grant_identity_access", "--principal", app.role, "--print-sql", env=admin_env
+        )
+        assert "pgaadauth_create_principal('" + app.role in printed.stdout
+        assert f'GRANT USAGE, CREATE ON SCHEMA public TO "{app.role}"' in printed.stdout
+        granted = manage(
+            "grant_identity_access",
+            "--principal",
+            app.role,
+            "--skip-create-principal",
+            env=admin_env,
+        )
+        assert granted.returncode == 0, granted.stderr
+        migrated = manage("migrate", "--noinput", env=app.env)
+        assert migrated.returncode == 0, migrated.stderr
+    finally:
+        app.endpoint.stop()
