@@ -9,6 +9,10 @@ PYTHON="${PYTHON:-python3}"
 # wait for each other instead of racing.
 "$PYTHON" manage.py migrate_with_lock --noinput
 
+# Say at startup, in the log, if the photo container is missing or the identity lacks rights.
+# Browsing works without photo storage, so this warns rather than stopping the app.
+"$PYTHON" manage.py check_storage || echo "WARNING: photo uploads will fail until storage is fixed (see above)" >&2
+
 # Static files: collected at build time if the build did it, otherwise on the first start.
 if [ ! -f staticfiles/staticfiles.json ]; then
   "$PYTHON" manage.py collectstatic --noinput --verbosity 0

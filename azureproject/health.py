@@ -2,9 +2,11 @@
 
 import json
 import logging
+import time
 from typing import Any
 
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
 
@@ -15,17 +17,38 @@ logger = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 
 
+# Storage is checked at most this often: health probes come every minute from every instance.
+STORAGE_CHECK_SECONDS = 60
+_storage_check: tuple[float, tuple[bool, str]] | None = None
+
+
+def _checked_storage(storage: Any) -> tuple[bool, str]:
+    global _storage_check
+    now = time.monotonic()
+    if _storage_check is None or now - _storage_check[0] > STORAGE_CHECK_SECONDS:
+        _storage_check = (now, storage.check())
+    return _storage_check[1]
+
+
 def storage_report() -> dict[str, Any]:
-    default = settings.STORAGES["default"]
-    options = default.get("OPTIONS", {})
-    if default["BACKEND"].endswith("AzureBlobPhotoStorage"):
-        return {
-            "backend": "azure-blob",
-            "account_url": options["account_url"],
-            "container": options["container"],
-            "url_mode": options["url_mode"],
-        }
-    return {"backend": "local-disk"}
+    """How photos are stored and, for Blob Storage, whether the container is usable.
+
+    Reported, not part of the status: a storage outage is not a reason for App Service to
+    replace this instance, and browsing still works without it.
+    """
+    options = settings.STORAGES["default"].get("OPTIONS", {})
+    storage = storages["default"]
+    if not hasattr(storage, "check"):
+        return {"backend": "local-disk"}
+    ok, detail = _checked_storage(storage)
+    return {
+        "backend": "azure-blob",
+        "account_url": options.get("account_url"),
+        "container": options.get("container"),
+        "url_mode": options.get("url_mode"),
+        "ok": ok,
+        "detail": detail,
+    }
 
 
 def check_database() -> tuple[bool, str]:

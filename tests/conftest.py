@@ -208,3 +208,83 @@ def identity_in_process(
 
     yield use
     reset_credentials()
+
+
+# Azurite (tests/azurite.py) and Blob Storage settings for the app
+
+from tests.azurite import STORAGE_RESOURCE, Azurite, find_azurite  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[Azurite]:
+    executable = find_azurite()
+    if executable is None:
+        unavailable("Azurite not found (npm install -g azurite@3.37.0)")
+    server = Azurite(executable).start()
+    yield server
+    server.cleanup()
+
+
+@dataclass
+class BlobApp:
+    """A container in Azurite and the identity endpoint the app's credential talks to."""
+
+    azurite: Azurite
+    endpoint: IdentityEndpoint
+    container: str
+    client_id: str
+    url_mode: str
+
+    @property
+    def admin(self) -> Any:
+        return self.azurite.admin(self.endpoint).get_container_client(self.container)
+
+    def blob_names(self) -> list[str]:
+        return sorted(blob.name for blob in self.admin.list_blobs())
+
+    def storage_options(self, **overrides: Any) -> dict[str, Any]:
+        return {
+            "account_url": self.azurite.account_url,
+            "container": self.container,
+            "client_id": self.client_id,
+            "url_mode": self.url_mode,
+            "sas_minutes": 60,
+            **overrides,
+        }
+
+    def token_calls(self) -> int:
+        return len(self.endpoint.calls_for(STORAGE_RESOURCE))
+
+
+@pytest.fixture(params=["sas"])
+def blob_app(
+    request: Any,
+    azurite: Azurite,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    identity_in_process: Callable[[IdentityEndpoint], None],
+) -> Iterator[BlobApp]:
+    """Photos go to a fresh container in Azurite, through the app's real storage and the real
+    DefaultAzureCredential. `sas` (default): a private container; `public`: public blob access."""
+    from azureproject.storage import reset_service_clients
+
+    url_mode = request.param
+    client_id = f"app-client-{uuid.uuid4().hex[:8]}"
+    endpoint = IdentityEndpoint(client_ids={client_id}).start()
+    app = BlobApp(azurite, endpoint, f"photos-{uuid.uuid4().hex[:10]}", client_id, url_mode)
+    app.azurite.admin(endpoint).create_container(
+        app.container, public_access="blob" if url_mode == "public" else None
+    )
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite.ca_file))
+    identity_in_process(endpoint)
+    reset_service_clients()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "azureproject.storage.AzureBlobPhotoStorage",
+            "OPTIONS": app.storage_options(),
+        },
+    }
+    yield app
+    reset_service_clients()
+    endpoint.stop()

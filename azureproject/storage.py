@@ -1,0 +1,263 @@
+"""Review photos in Azure Blob Storage, through the process-wide managed-identity credential.
+
+A small Django `Storage` over azure-storage-blob (django-storages 1.14.6 cannot take an account
+URL, which Azurite and other clouds need, and has had no release since 2025-04). No account key
+and no connection string: every request carries an Entra token, and photo links are either
+user-delegation SAS URLs (signed with a key obtained through the same identity, so they work on a
+private container) or plain blob URLs for a public container.
+"""
+
+import logging
+import mimetypes
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob import (
+    BlobSasPermissions,
+    BlobServiceClient,
+    ContentSettings,
+    UserDelegationKey,
+    generate_blob_sas,
+)
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import Storage
+from django.utils.deconstruct import deconstructible
+
+from azureproject.credential import auth_error_cause, get_credential
+from azureproject.errors import StorageUnavailable
+
+logger = logging.getLogger(__name__)
+
+# Names are unique and never rewritten, so browsers and CDNs may keep a photo for a year.
+CACHE_CONTROL = "public, max-age=31536000, immutable"
+CONTENT_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+}
+# After Storage failed to give a delegation key, pages use plain links for this long rather than
+# asking again for every photo on the page.
+KEY_RETRY_SECONDS = 30
+# A user-delegation key is asked for this long (at most 7 days are allowed).
+KEY_LIFETIME = timedelta(days=1)
+
+# A user posting a review waits for these: a few quick retries, then a clear message, rather
+# than the SDK's default of 10 retries starting at 15 s.
+RETRY_OPTIONS = {
+    "retry_total": 2,
+    "initial_backoff": 0.5,
+    "increment_base": 2,
+    "random_jitter_range": 0.5,
+    "connection_timeout": 5,
+    "read_timeout": 30,
+}
+
+_clients_lock = threading.Lock()
+_clients: dict[tuple[str, str | None], BlobServiceClient] = {}
+
+
+def service_client(*, account_url: str, client_id: str | None) -> BlobServiceClient:
+    """One BlobServiceClient per account and identity per process (its connections are reused)."""
+    key = (account_url, client_id)
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = BlobServiceClient(
+                account_url, credential=get_credential(client_id=client_id), **RETRY_OPTIONS
+            )
+        return client
+
+
+def reset_service_clients() -> None:
+    with _clients_lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+def content_type_for(name: str) -> str:
+    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _cause(exc: BaseException) -> str:
+    error_code = getattr(exc, "error_code", None)
+    text = auth_error_cause(exc)
+    return f"{error_code}: {text}" if error_code and str(error_code) not in text else text
+
+
+@deconstructible
+class AzureBlobPhotoStorage(Storage):
+    def __init__(
+        self,
+        *,
+        account_url: str,
+        container: str,
+        client_id: str | None = None,
+        url_mode: str = "sas",
+        sas_minutes: int = 60,
+    ) -> None:
+        self.account_url = account_url.rstrip("/")
+        self.container = container
+        self.client_id = client_id
+        self.url_mode = url_mode
+        self.sas_lifetime = timedelta(minutes=sas_minutes)
+        self._key_lock = threading.Lock()
+        self._key: UserDelegationKey | None = None
+        self._key_expiry: datetime | None = None
+        self._key_failed_at = 0.0
+
+    # Clients
+
+    @property
+    def service(self) -> BlobServiceClient:
+        return service_client(account_url=self.account_url, client_id=self.client_id)
+
+    @property
+    def container_client(self) -> Any:
+        return self.service.get_container_client(self.container)
+
+    def describe(self) -> str:
+        identity = get_credential(client_id=self.client_id).describe()
+        return f"container {self.container!r} at {self.account_url} as the {identity}"
+
+    def _unavailable(self, action: str, exc: BaseException) -> StorageUnavailable:
+        message = (
+            f"Photo storage unavailable: could not {action} in {self.describe()}: {_cause(exc)}"
+        )
+        logger.error("%s", message)
+        return StorageUnavailable(message)
+
+    # Django Storage API
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        # Names are random (restaurant_review.models.review_photo_path): no existence check,
+        # which would cost a request per upload. _save refuses to overwrite all the same.
+        return self.generate_filename(name) if max_length is None else name[:max_length]
+
+    def _save(self, name: str, content: File) -> str:
+        content.seek(0)
+        settings = ContentSettings(content_type=content_type_for(name), cache_control=CACHE_CONTROL)
+        for _attempt in range(3):
+            try:
+                self.container_client.upload_blob(
+                    name, content, overwrite=False, content_settings=settings
+                )
+                return name
+            except ResourceExistsError:
+                name = self.get_alternative_name(*self._split(name))
+                content.seek(0)
+            except AzureError as exc:
+                raise self._unavailable(f"upload {name}", exc) from exc
+        raise FileExistsError(f"could not find a free name for {name}")
+
+    @staticmethod
+    def _split(name: str) -> tuple[str, str]:
+        dot = name.rfind(".")
+        return (name, "") if dot <= name.rfind("/") else (name[:dot], name[dot:])
+
+    def _open(self, name: str, mode: str = "rb") -> File:
+        if "w" in mode or "a" in mode:
+            raise ValueError("photos are written with save(), not opened for writing")
+        try:
+            data = self.container_client.download_blob(name).readall()
+        except ResourceNotFoundError:
+            raise FileNotFoundError(name) from None
+        except AzureError as exc:
+            raise self._unavailable(f"download {name}", exc) from exc
+        return ContentFile(data, name=name)
+
+    def delete(self, name: str) -> None:
+        try:
+            self.container_client.delete_blob(name)
+        except ResourceNotFoundError:
+            pass
+        except AzureError as exc:
+            raise self._unavailable(f"delete {name}", exc) from exc
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self.container_client.get_blob_client(name).exists()
+        except AzureError as exc:
+            raise self._unavailable(f"look up {name}", exc) from exc
+
+    def size(self, name: str) -> int:
+        try:
+            return self.container_client.get_blob_client(name).get_blob_properties().size
+        except ResourceNotFoundError:
+            raise FileNotFoundError(name) from None
+        except AzureError as exc:
+            raise self._unavailable(f"look up {name}", exc) from exc
+
+    def url(self, name: str | None) -> str:
+        blob_url = f"{self.account_url}/{quote(self.container)}/{quote(name or '', safe='/')}"
+        if self.url_mode == "public":
+            return blob_url
+        now = datetime.now(UTC)
+        # Expiry rounded to the SAS lifetime, so the same photo keeps the same URL for a while
+        # and browsers can cache it: valid for one to two lifetimes from now.
+        lifetime = self.sas_lifetime.total_seconds()
+        expiry = datetime.fromtimestamp((now.timestamp() // lifetime + 2) * lifetime, UTC)
+        key = self._delegation_key(now, needed_until=expiry)
+        if key is None:
+            return blob_url  # Works on a public container; the page renders either way.
+        sas = generate_blob_sas(
+            account_name=self.service.account_name,
+            container_name=self.container,
+            blob_name=name or "",
+            user_delegation_key=key,
+            permission=BlobSasPermissions(read=True),
+            expiry=expiry,
+            start=now - timedelta(minutes=5),
+            protocol="https",
+        )
+        return f"{blob_url}?{sas}"
+
+    def _delegation_key(self, now: datetime, *, needed_until: datetime) -> UserDelegationKey | None:
+        """The cached user-delegation key, renewed when it would expire before `needed_until`."""
+        with self._key_lock:
+            if self._key is not None and self._key_expiry and self._key_expiry >= needed_until:
+                return self._key
+            if time.monotonic() - self._key_failed_at < KEY_RETRY_SECONDS and self._key_failed_at:
+                return None
+            expiry = needed_until + KEY_LIFETIME
+            try:
+                self._key = self.service.get_user_delegation_key(
+                    key_start_time=now - timedelta(minutes=5), key_expiry_time=expiry
+                )
+            except AzureError as exc:
+                self._key_failed_at = time.monotonic()
+                logger.error(
+                    "No user-delegation key for photo links (%s): %s; using plain blob URLs for "
+                    "%s s",
+                    self.describe(),
+                    _cause(exc),
+                    KEY_RETRY_SECONDS,
+                )
+                return None
+            self._key_expiry = expiry
+            self._key_failed_at = 0.0
+            return self._key
+
+    # Health
+
+    def check(self) -> tuple[bool, str]:
+        """Whether the container exists and the identity may use it, with a sentence saying so."""
+        try:
+            self.container_client.get_container_properties()
+        except ResourceNotFoundError:
+            return False, f"container {self.container!r} does not exist at {self.account_url}"
+        except AzureError as exc:
+            status = getattr(exc, "status_code", None)
+            if status == 403:
+                return False, (
+                    f"the identity lacks rights on {self.describe()} "
+                    f"(it needs the Storage Blob Data Contributor role): {_cause(exc)}"
+                )
+            return False, f"cannot reach {self.describe()}: {_cause(exc)}"
+        return True, f"{self.describe()} is reachable"

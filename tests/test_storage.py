@@ -1,0 +1,220 @@
+"""Review photos in Blob Storage (Azurite) through the managed identity, via the real views."""
+
+import html
+import io
+import re
+import ssl
+import time
+import urllib.error
+import urllib.request
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.db import OperationalError, connection
+from django.test import Client
+from django.urls import reverse
+from PIL import ExifTags, Image
+
+from restaurant_review.models import Review
+from tests.azurite import Azurite
+from tests.conftest import BlobApp, image_bytes, upload
+
+pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
+
+
+def fetch(url: str, ca_file: Any) -> tuple[int, bytes, Any]:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    try:
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return response.status, response.read(), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(), error.headers
+
+
+def photo_urls(page: str) -> list[str]:
+    return [html.unescape(url) for url in re.findall(r'<img src="([^"]+)" alt="Photo from', page)]
+
+
+def post_review(client: Client, restaurant: Any, review_data: Any, photo: bytes) -> Any:
+    url = reverse("restaurant_review:add_review", args=[restaurant.pk])
+    return client.post(url, {**review_data, "photo": upload("dinner.jpg", photo)})
+
+
+def details(client: Client, restaurant: Any) -> str:
+    return client.get(reverse("restaurant_review:details", args=[restaurant.pk])).content.decode()
+
+
+def test_review_photo_goes_to_private_container_with_sas_link(
+    client: Client, make_restaurant: Any, review_data: Any, jpeg_with_gps: bytes, blob_app: BlobApp
+) -> None:
+    restaurant = make_restaurant()
+    response = post_review(client, restaurant, review_data, jpeg_with_gps)
+    assert response.status_code == HTTPStatus.FOUND
+    review = Review.objects.get()
+    assert blob_app.blob_names() == [review.photo.name]
+
+    properties = blob_app.admin.get_blob_client(review.photo.name).get_blob_properties()
+    assert properties.content_settings.content_type == "image/jpeg"
+    assert properties.content_settings.cache_control == "public, max-age=31536000, immutable"
+    stored = blob_app.admin.download_blob(review.photo.name).readall()
+    image = Image.open(io.BytesIO(stored))
+    assert image.format == "JPEG" and not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+    [url] = photo_urls(details(client, restaurant))
+    assert "sig=" in url and "skoid=" in url  # a user-delegation SAS
+    status, body, headers = fetch(url, blob_app.azurite.ca_file)
+    assert status == HTTPStatus.OK and body == stored
+    assert headers["Content-Type"] == "image/jpeg"
+    # The container is private: the same URL without its SAS is refused.
+    assert fetch(url.split("?")[0], blob_app.azurite.ca_file)[0] >= 400
+
+
+@pytest.mark.parametrize("blob_app", ["public"], indirect=True)
+def test_public_container_with_plain_urls(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp
+) -> None:
+    restaurant = make_restaurant()
+    png = image_bytes("PNG")
+    url = reverse("restaurant_review:add_review", args=[restaurant.pk])
+    response = client.post(url, {**review_data, "photo": upload("p.png", png, "image/png")})
+    assert response.status_code == HTTPStatus.FOUND
+    name = Review.objects.get().photo.name
+    [url] = photo_urls(details(client, restaurant))
+    assert "?" not in url and url.endswith(name)
+    status, body, headers = fetch(url, blob_app.azurite.ca_file)
+    assert status == HTTPStatus.OK and headers["Content-Type"] == "image/png"
+    assert body == blob_app.admin.download_blob(name).readall()
+
+
+def test_upload_refused_token_keeps_input_and_stores_nothing(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp, caplog: Any
+) -> None:
+    blob_app.endpoint.client_ids.clear()  # the identity is no longer assigned
+    restaurant = make_restaurant()
+    response = post_review(client, restaurant, review_data, image_bytes())
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    page = response.content.decode()
+    assert "Your photo could not be stored just now" in page
+    assert 'value="Ana"' in page and "Best dumplings in town.</textarea>" in page
+    assert Review.objects.count() == 0 and blob_app.blob_names() == []
+    assert f"client id {blob_app.client_id}" in caplog.text
+
+
+def test_upload_with_storage_down_keeps_input_and_stores_nothing(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp, settings: Any
+) -> None:
+    stopped = Azurite(blob_app.azurite.executable)  # a Storage endpoint with nothing behind it
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "azureproject.storage.AzureBlobPhotoStorage",
+            "OPTIONS": blob_app.storage_options(account_url=stopped.account_url),
+        },
+    }
+    try:
+        response = post_review(client, make_restaurant(), review_data, image_bytes())
+    finally:
+        stopped.cleanup()
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert "Your photo could not be stored just now" in response.content.decode()
+    assert Review.objects.count() == 0
+
+
+def test_database_failure_after_upload_leaves_no_blob(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp
+) -> None:
+    restaurant = make_restaurant()
+
+    def fail_review_insert(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
+            raise OperationalError("database went away")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail_review_insert):
+        response = post_review(client, restaurant, review_data, image_bytes())
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+    assert Review.objects.count() == 0
+    assert blob_app.blob_names() == []
+    assert blob_app.token_calls() == 1  # the upload did happen, then was undone
+
+
+def test_page_of_photos_costs_a_constant_number_of_storage_calls(
+    client: Client, make_restaurant: Any, blob_app: BlobApp
+) -> None:
+    restaurant = make_restaurant()
+    storage = storages["default"]
+    for index in range(10):
+        name = storage.save("reviews/p.jpg", ContentFile(image_bytes(), name="p.jpg"))
+        Review.objects.create(
+            restaurant=restaurant, user_name=f"G{index}", rating=3, review_text="ok", photo=name
+        )
+    token_calls = blob_app.token_calls()
+    key_requests = blob_app.azurite.requests_logged("comp=userdelegationkey")
+
+    first, second = details(client, restaurant), details(client, restaurant)
+    assert len(photo_urls(first)) == 10 and photo_urls(first) == photo_urls(second)
+    time.sleep(0.5)  # let Azurite write its access log
+    # One key for both pages and all their photos, seen from Azurite's side.
+    assert blob_app.azurite.requests_logged("comp=userdelegationkey") == key_requests + 1
+    assert blob_app.token_calls() == token_calls  # the token from the uploads is reused
+    status, _, _ = fetch(photo_urls(second)[-1], blob_app.azurite.ca_file)
+    assert status == HTTPStatus.OK
+
+
+def test_admin_delete_removes_the_blob(
+    admin_client_logged_in: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    blob_app: BlobApp,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    post_review(admin_client_logged_in, make_restaurant(), review_data, image_bytes())
+    review = Review.objects.get()
+    assert blob_app.blob_names() == [review.photo.name]
+    page = admin_client_logged_in.get(
+        reverse("admin:restaurant_review_review_change", args=[review.pk])
+    ).content.decode()
+    assert "sig=" in page  # the admin preview uses a working link too
+    delete = reverse("admin:restaurant_review_review_delete", args=[review.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client_logged_in.post(delete, {"post": "yes"})
+    assert blob_app.blob_names() == []
+
+
+def test_existing_blob_is_never_overwritten(blob_app: BlobApp) -> None:
+    storage = storages["default"]
+    blob_app.admin.upload_blob("reviews/taken.jpg", b"original")
+    name = storage.save("reviews/taken.jpg", ContentFile(b"new", name="taken.jpg"))
+    assert name != "reviews/taken.jpg" and name.startswith("reviews/taken")
+    assert blob_app.admin.download_blob("reviews/taken.jpg").readall() == b"original"
+    assert storage.open(name).read() == b"new"
+    assert storage.exists(name) and storage.size(name) == 3
+    storage.delete(name)
+    assert not storage.exists(name)
+
+
+def test_check_reports_missing_container_and_refused_identity(
+    blob_app: BlobApp, settings: Any
+) -> None:
+    from azureproject.storage import AzureBlobPhotoStorage
+
+    assert blob_app.storage_options()["container"] in storages["default"].check()[1]
+    assert storages["default"].check()[0] is True
+    missing = AzureBlobPhotoStorage(**blob_app.storage_options(container="no-such-container"))
+    ok, detail = missing.check()
+    assert not ok and "container 'no-such-container' does not exist" in detail
+    refused = AzureBlobPhotoStorage(**blob_app.storage_options(client_id="not-assigned"))
+    ok, detail = refused.check()
+    assert not ok and "client id not-assigned" in detail
+
+
+def test_health_reports_storage(client: Client, blob_app: BlobApp) -> None:
+    import azureproject.health
+
+    azureproject.health._storage_check = None
+    body = client.get("/healthz").json()
+    assert body["storage"]["backend"] == "azure-blob"
+    assert body["storage"]["ok"] is True and body["storage"]["container"] == blob_app.container
