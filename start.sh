@@ -14,8 +14,13 @@ PYTHON="${PYTHON:-python3}"
 "$PYTHON" manage.py check_storage || echo "WARNING: photo uploads will fail until storage is fixed (see above)" >&2
 
 # Static files: collected at build time if the build did it, otherwise on the first start.
+# Instances starting together on one machine take turns (flock, where there is one).
 if [ ! -f staticfiles/staticfiles.json ]; then
-  "$PYTHON" manage.py collectstatic --noinput --verbosity 0
+  if command -v flock >/dev/null 2>&1; then
+    flock .collectstatic.lock "$PYTHON" manage.py collectstatic --noinput --verbosity 0
+  else
+    "$PYTHON" manage.py collectstatic --noinput --verbosity 0
+  fi
 fi
 
 exec "$PYTHON" -m gunicorn azureproject.wsgi --config gunicorn.conf.py

@@ -15,6 +15,8 @@ from azureproject.errors import DependencyUnavailable
 logger = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+# App Service's warm-up request when a container starts; any answer will do.
+WARMUP_PATH = "/robots933456.txt"
 
 
 # Storage is checked at most this often: health probes come every minute from every instance.

@@ -4,10 +4,10 @@ import logging
 from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 
 from azureproject.errors import DependencyUnavailable
-from azureproject.health import HEALTH_PATH, health_response
+from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
 from azureproject.views import outage_response
 
 logger = logging.getLogger(__name__)
@@ -16,14 +16,18 @@ OUTAGES = (DependencyUnavailable, OperationalError, InterfaceError)
 
 
 class HealthCheckMiddleware:
-    """Answer the health probe first, whatever its Host header, and without a session."""
+    """Answer the platform's health probe and warm-up ping first: their Host header is the
+    instance's internal address, which ALLOWED_HOSTS rightly does not list."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path_info == HEALTH_PATH and request.method in {"GET", "HEAD"}:
-            return health_response()
+        if request.method in {"GET", "HEAD"}:
+            if request.path_info == HEALTH_PATH:
+                return health_response()
+            if request.path_info == WARMUP_PATH:
+                return HttpResponseNotFound(b"", content_type="text/plain")
         return self.get_response(request)
 
 

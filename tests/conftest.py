@@ -288,3 +288,26 @@ def blob_app(
     yield app
     reset_service_clients()
     endpoint.stop()
+
+
+# Azure mode: WEBSITE_HOSTNAME set, PostgreSQL and Azurite behind one identity endpoint
+
+import secrets  # noqa: E402
+
+AZURE_HOST = "restaurant-review.azurewebsites.net"
+
+
+@pytest.fixture
+def azure_mode_env(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:
+    """The app settings App Service would have, pointed at the test PostgreSQL and Azurite;
+    the managed identity is the test endpoint (private container, SAS links)."""
+    container = f"photos-{uuid.uuid4().hex[:10]}"
+    azurite.admin(postgres_app.endpoint).create_container(container)
+    return {
+        **postgres_app.env,
+        "WEBSITE_HOSTNAME": AZURE_HOST,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "AZURE_STORAGEBLOB_RESOURCEENDPOINT": azurite.account_url,
+        "STORAGE_CONTAINER_NAME": container,
+        "REQUESTS_CA_BUNDLE": str(azurite.ca_file),
+    }

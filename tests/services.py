@@ -4,14 +4,14 @@ A component that is missing skips its tests on a laptop, with the reason, and fa
 CI (CI=true), where .ci/run has installed everything and nothing may be skipped.
 """
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,21 +32,47 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A loopback port nothing listens on, never the same one twice in a test session."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+def http_request(
+    url: str,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    body: bytes | None = None,
+    timeout: float = 10,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to a loopback server. Redirects are returned, never followed (an
+    HTTPS redirect to the public host name must not leave this machine)."""
+    parts = urllib.parse.urlsplit(url)
+    assert parts.hostname in {"127.0.0.1", "localhost"}, f"tests talk to loopback only: {url}"
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    try:
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        connection.request(method, path or "/", body=body, headers=dict(headers or {}))
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        connection.close()
 
 
 def http_get(
     url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 10
 ) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, headers=dict(headers or {}))
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+    status, _, body = http_request(url, headers=headers, timeout=timeout)
+    return status, body
 
 
 def wait_for_http(
@@ -75,30 +101,45 @@ def base_env(**overrides: str) -> dict[str, str]:
 
 
 class AppServer:
-    """start.sh (migrate, collectstatic, gunicorn) on a free loopback port."""
+    """start.sh (migrate, collectstatic, gunicorn) on a free loopback port; or gunicorn alone
+    (`gunicorn_only`), for a server whose database is down, where start.sh would stop."""
 
-    def __init__(self, env: Mapping[str, str], log_path: Path) -> None:
+    def __init__(
+        self, env: Mapping[str, str], log_path: Path, *, gunicorn_only: bool = False
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {"PORT": str(self.port), "WEB_CONCURRENCY": "1", **env}
         self.process: subprocess.Popen | None = None
+        self.command = (
+            [sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"]
+            if gunicorn_only
+            else ["bash", str(PROJECT_DIR / "start.sh")]
+        )
 
-    def start(self, *, timeout: float = 90) -> "AppServer":
-        log = self.log_path.open("ab")
+    def launch(self) -> "AppServer":
+        """Start the process without waiting for it to answer."""
         self.process = subprocess.Popen(
-            ["bash", str(PROJECT_DIR / "start.sh")],
+            self.command,
+            cwd=PROJECT_DIR,
             env=self.env,
-            stdout=log,
+            stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        return self
+
+    def wait(self, *, timeout: float = 90) -> "AppServer":
         try:
             wait_for_http(self.url + "/healthz", process=self.process, timeout=timeout)
         except Exception:
             self.stop()
             raise RuntimeError(f"server did not start:\n{self.log()}") from None
         return self
+
+    def start(self, *, timeout: float = 90) -> "AppServer":
+        return self.launch().wait(timeout=timeout)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -116,9 +157,9 @@ class AppServer:
 
 @contextmanager
 def app_server(
-    env: Mapping[str, str], log_path: Path, *, timeout: float = 90
+    env: Mapping[str, str], log_path: Path, *, timeout: float = 90, gunicorn_only: bool = False
 ) -> Iterator[AppServer]:
-    server = AppServer(env, log_path)
+    server = AppServer(env, log_path, gunicorn_only=gunicorn_only)
     server.start(timeout=timeout)
     try:
         yield server

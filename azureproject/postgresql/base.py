@@ -79,7 +79,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         try:
             return super().get_new_connection(conn_params)
         except psycopg.OperationalError as exc:
-            cause = str(exc).strip().splitlines()[-1] if str(exc).strip() else "refused"
+            # libpq's message spans lines ("... failed: Connection refused / Is the server
+            # running ..."): keep all of it, on one line.
+            cause = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
             logger.error(
                 "Database unavailable: cannot connect as %s: %s", _where(self.settings_dict), cause
             )

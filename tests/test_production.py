@@ -1,0 +1,174 @@
+"""Running as App Service runs the app: Azure-mode settings, start.sh on several instances,
+the health probe, HTTPS behind the front end, and error pages."""
+
+import subprocess
+import sys
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import RequestFactory
+
+from tests.conftest import AZURE_HOST, PROJECT_DIR, PostgresApp
+from tests.services import AppServer, app_server, base_env, free_port, http_get, http_request
+
+HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
+
+
+def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+AZURE_SETTINGS_ONLY = {
+    # Enough for settings to load in Azure mode; nothing here is contacted by `check`.
+    "WEBSITE_HOSTNAME": AZURE_HOST,
+    "SECRET_KEY": "x" * 20 + "-a-long-random-looking-value-for-the-check-0123456789",
+    "DBHOST": "my-server",
+    "DBNAME": "restaurant",
+    "DBUSER": "my-identity",
+    "STORAGE_ACCOUNT_NAME": "myaccount",
+    "AZURE_CLIENT_ID": "11111111-0000-4000-8000-00000000c11e",
+}
+
+
+def test_check_deploy_is_clean_in_azure_mode() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=AZURE_SETTINGS_ONLY)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
+
+
+def test_check_deploy_warns_on_the_embedded_default() -> None:
+    # The same check does catch insecure settings: it is not silenced.
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={})
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr and "security.W009" in result.stderr
+
+
+def test_missing_secret_key_in_azure_mode_fails_fast_naming_it(tmp_path: Path) -> None:
+    env = {k: v for k, v in AZURE_SETTINGS_ONLY.items() if k != "SECRET_KEY"}
+    result = manage("check", env=env)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "The environment variable SECRET_KEY is required in Azure mode" in result.stderr
+    started = subprocess.run(
+        ["bash", "start.sh"],
+        cwd=PROJECT_DIR,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0 and "SECRET_KEY is required" in started.stderr
+
+
+def test_secret_key_is_taken_from_the_environment_not_generated() -> None:
+    code = "from django.conf import settings; print(settings.SECRET_KEY)"
+    first = manage("shell", "-c", code, env=AZURE_SETTINGS_ONLY).stdout.split()[-1]
+    second = manage("shell", "-c", code, env=AZURE_SETTINGS_ONLY).stdout.split()[-1]
+    assert first == second == AZURE_SETTINGS_ONLY["SECRET_KEY"]
+
+
+@pytest.mark.postgres
+def test_two_instances_starting_together_migrate_once(
+    postgres_app: PostgresApp, tmp_path: Path
+) -> None:
+    env = base_env(**postgres_app.env, MEDIA_ROOT=str(tmp_path / "media"))
+    servers = [AppServer(env, tmp_path / f"instance{n}.log") for n in (1, 2)]
+    for server in servers:
+        server.launch()
+    try:
+        for server in servers:
+            server.wait()
+            assert http_get(server.url + "/")[0] == HTTPStatus.OK
+    finally:
+        for server in servers:
+            server.stop()
+    logs = [server.log() for server in servers]
+    both = "\n----\n".join(logs)
+    assert sum(log.count("Applying restaurant_review.0001_initial") for log in logs) == 1, both
+    assert sum("No migrations to apply" in log for log in logs) == 1, both
+    assert all("Waiting for the migration lock" in log for log in logs), both
+
+
+@pytest.mark.postgres
+@pytest.mark.azurite
+def test_azure_mode_behind_app_service_front_end(
+    azure_mode_env: dict[str, str], tmp_path: Path
+) -> None:
+    with app_server(base_env(**azure_mode_env), tmp_path / "server.log") as server:
+        # Plain HTTP at the front end: redirected to HTTPS on the app's host name.
+        status, headers, _ = http_request(server.url + "/", headers={"Host": AZURE_HOST})
+        assert status == HTTPStatus.MOVED_PERMANENTLY
+        assert headers["location"] == f"https://{AZURE_HOST}/"
+        # HTTPS at the front end (X-Forwarded-Proto): served, with HSTS and secure cookies.
+        status, headers, body = http_request(server.url + "/restaurant/new/", headers=HTTPS)
+        assert status == HTTPStatus.OK and b"Add a restaurant" in body
+        assert headers["strict-transport-security"].startswith("max-age=31536000")
+        assert "Secure" in headers["set-cookie"] and "csrftoken" in headers["set-cookie"]
+        # The platform's probes use the instance's address as Host; they are not rejected.
+        status, headers, body = http_request(server.url + "/healthz", headers={"Host": "10.0.0.5"})
+        assert status == HTTPStatus.OK and headers["content-type"] == "application/json"
+        assert b'"vendor": "postgresql"' in body and b'"ok": true' in body
+        assert (
+            http_request(server.url + "/robots933456.txt", headers={"Host": "10.0.0.5"})[0] == 404
+        )
+        # Any other page for an unknown host is a 400 in the site's layout.
+        status, _, body = http_request(
+            server.url + "/", headers={"Host": "evil.example", "X-Forwarded-Proto": "https"}
+        )
+        assert status == HTTPStatus.BAD_REQUEST and b"Bad request (400)" in body
+    log = server.log()
+    assert "Photo storage OK" in log  # start.sh checked the container
+    assert '"GET /healthz HTTP/1.1" 200' in log  # gunicorn's access log on stdout
+
+
+def test_health_is_503_when_the_database_is_down(tmp_path: Path) -> None:
+    env = base_env(DBHOST="127.0.0.1", DBPORT=str(free_port()), DBNAME="x", DBUSER="x", DBPASS="x")
+    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+        status, headers, body = http_request(server.url + "/healthz")
+        assert status == HTTPStatus.SERVICE_UNAVAILABLE
+        assert b'"status": "unavailable"' in body and b"Connection refused" in body
+        status, headers, body = http_request(server.url + "/")
+        assert status == HTTPStatus.SERVICE_UNAVAILABLE and headers["retry-after"] == "30"
+        assert b"Temporarily unavailable (503)" in body
+
+
+def test_health_is_200_with_the_database_up(client: Any, db: None) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK
+    assert response.json()["database"] == {"ok": True, "vendor": "sqlite", "detail": "ok"}
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_server_error_page_in_site_layout() -> None:
+    from azureproject.views import server_error
+
+    request = RequestFactory().get("/")
+    try:
+        raise ValueError("a bug")
+    except ValueError:
+        response = server_error(request)
+    assert response.status_code == HTTPStatus.INTERNAL_SERVER_ERROR
+    assert (
+        b"Something went wrong (500)" in response.content
+        and b"Restaurant Review" in response.content
+    )
+
+
+def test_outage_outside_a_view_is_a_503_not_a_500() -> None:
+    from azureproject.errors import DatabaseUnavailable
+    from azureproject.views import server_error
+
+    try:
+        raise DatabaseUnavailable("Database unavailable: test")
+    except DatabaseUnavailable:
+        response = server_error(RequestFactory().get("/"))
+    assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
