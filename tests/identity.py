@@ -50,6 +50,9 @@ class IdentityEndpoint:
         self.header = secrets.token_urlsafe(16)
         self.signing_key = secrets.token_bytes(32)
         self.calls: list[TokenCall] = []
+        # Like App Service's endpoint, the same token is handed out until it expires, so every
+        # process of the app holds the one token that is currently the database password.
+        self._issued: dict[tuple[str, str | None], tuple[str, int]] = {}
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -148,9 +151,14 @@ class IdentityEndpoint:
                         },
                     )
                     return
-                token, expires_on = endpoint.mint(resource, client_id)
-                if endpoint.on_token is not None:
-                    endpoint.on_token(resource, token, client_id)
+                with endpoint._lock:
+                    issued = endpoint._issued.get((resource, client_id))
+                    if issued is None or issued[1] <= time.time():
+                        issued = endpoint.mint(resource, client_id)
+                        endpoint._issued[(resource, client_id)] = issued
+                        if endpoint.on_token is not None:
+                            endpoint.on_token(resource, issued[0], client_id)
+                token, expires_on = issued
                 self._reply(
                     200,
                     {

@@ -8,6 +8,7 @@ import http.client
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -58,7 +59,15 @@ def http_request(
     HTTPS redirect to the public host name must not leave this machine)."""
     parts = urllib.parse.urlsplit(url)
     assert parts.hostname in {"127.0.0.1", "localhost"}, f"tests talk to loopback only: {url}"
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+    if parts.scheme == "https":  # the test's own certificate, on loopback
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+            parts.hostname, parts.port, timeout=timeout, context=context
+        )
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         connection.request(method, path or "/", body=body, headers=dict(headers or {}))
@@ -105,12 +114,20 @@ class AppServer:
     (`gunicorn_only`), for a server whose database is down, where start.sh would stop."""
 
     def __init__(
-        self, env: Mapping[str, str], log_path: Path, *, gunicorn_only: bool = False
+        self,
+        env: Mapping[str, str],
+        log_path: Path,
+        *,
+        gunicorn_only: bool = False,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.env = {"PORT": str(self.port), "WEB_CONCURRENCY": "1", **env}
+        if tls:
+            # gunicorn terminates TLS itself, standing in for App Service's front end.
+            self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"
         self.process: subprocess.Popen | None = None
         self.command = (
             [sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"]
@@ -157,9 +174,14 @@ class AppServer:
 
 @contextmanager
 def app_server(
-    env: Mapping[str, str], log_path: Path, *, timeout: float = 90, gunicorn_only: bool = False
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    timeout: float = 90,
+    gunicorn_only: bool = False,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[AppServer]:
-    server = AppServer(env, log_path, gunicorn_only=gunicorn_only)
+    server = AppServer(env, log_path, gunicorn_only=gunicorn_only, tls=tls)
     server.start(timeout=timeout)
     try:
         yield server

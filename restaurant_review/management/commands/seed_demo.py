@@ -40,6 +40,9 @@ class Command(BaseCommand):
         parser.add_argument("--restaurants", type=int, default=20, help="how many restaurants")
         parser.add_argument("--reviews", type=int, default=100, help="how many reviews in all")
         parser.add_argument("--photos", type=int, default=0, help="how many reviews get a photo")
+        parser.add_argument(
+            "--busiest", type=int, default=0, help="extra reviews for the first new restaurant"
+        )
         parser.add_argument("--seed", type=int, default=1, help="random seed, for repeatable data")
         parser.add_argument("--batch-size", type=int, default=2000)
 
@@ -67,8 +70,11 @@ class Command(BaseCommand):
                     review_text=rng.choice(PHRASES),
                     created_at=now - timedelta(minutes=rng.randint(0, 525_600)),
                 )
-                for index in range(review_count if restaurants else 0)
+                for index in range(review_count + options["busiest"] if restaurants else 0)
             ]
+            # The extra reviews all go to the first restaurant: a page with many reviews.
+            for review in reviews[review_count:]:
+                review.restaurant = restaurants[0]
             for review in reviews[: options["photos"]]:
                 photo = _demo_photo(rng)
                 review.photo.save(photo.name, photo, save=False)

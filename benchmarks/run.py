@@ -1,0 +1,248 @@
+"""Benchmark Restaurant Review as it runs in production, against the numbers that matter.
+
+Runs the app with start.sh and gunicorn.conf.py (production config, workers from the CPU
+count) on PostgreSQL through the Entra-token backend, with the test managed-identity endpoint
+handing out tokens, seeds a realistic data set, drives load from a second process
+(benchmarks/load.py), and prints for the home page, a restaurant page with many reviews and a
+review post: requests/s, p50/p99 latency, SQL queries per request, identity-endpoint calls and
+memory per worker, each page's throughput as a share of a bare Django view's (the ceiling),
+and the query counts at two data sizes.
+
+    python3 benchmarks/run.py                       # 1,000 restaurants, 50,000 reviews
+    python3 benchmarks/run.py --seconds 5 --restaurants 200 --reviews 10000
+
+Needs the PostgreSQL server binaries (./run-tests.sh installs them). Not part of the test suite.
+"""
+
+import argparse
+import json
+import multiprocessing
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from tests.identity import IdentityEndpoint  # noqa: E402
+from tests.postgres import PostgresServer, find_bindir  # noqa: E402
+from tests.services import AppServer, base_env, http_request  # noqa: E402
+
+POSTGRES_RESOURCE = "https://ossrdbms-aad.database.windows.net"
+
+
+def manage(env: dict[str, str], *args: str) -> None:
+    subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+
+
+def queries_of(url: str) -> int:
+    status, headers, _ = http_request(url)
+    assert status == 200, f"{url} answered {status}"
+    return int(headers["x-query-count"])
+
+
+def load(
+    url: str, *, seconds: float, connections: int, post: bool = False, form_page: str = "/"
+) -> dict:
+    command = [
+        sys.executable,
+        str(PROJECT_DIR / "benchmarks" / "load.py"),
+        url,
+        "--seconds",
+        str(seconds),
+        "--connections",
+        str(connections),
+    ]
+    if post:
+        command += ["--post", "--form-page", form_page]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def worker_memory_mb(master_pid: int) -> list[float]:
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    sizes = []
+    for pid in children:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--restaurants", type=int, default=1000)
+    parser.add_argument("--reviews", type=int, default=50_000)
+    parser.add_argument(
+        "--busiest", type=int, default=2000, help="reviews on the busiest restaurant"
+    )
+    parser.add_argument("--seconds", type=float, default=10, help="load time per page")
+    parser.add_argument(
+        "--connections", type=int, default=16, help="concurrent keep-alive connections"
+    )
+    parser.add_argument("--token-lifetime", type=float, default=3600)
+    args = parser.parse_args()
+
+    bindir = find_bindir()
+    if bindir is None:
+        sys.exit(
+            "PostgreSQL server binaries not found: run ./run-tests.sh once "
+            "(or apt-get install postgresql)"
+        )
+    postgres = PostgresServer(bindir).start()
+    database, role = postgres.create_identity_database()
+    postgres.grant_schema(database, role)
+
+    def set_password(resource: str, token: str, client_id: str | None) -> None:
+        if resource.rstrip("/") == POSTGRES_RESOURCE:
+            postgres.set_password(role, token)
+
+    endpoint = IdentityEndpoint(
+        client_ids={"bench-client"}, lifetime=args.token_lifetime, on_token=set_password
+    ).start()
+    workers = multiprocessing.cpu_count() * 2 + 1  # gunicorn.conf.py's default
+    media = tempfile.mkdtemp(prefix="rr-bench-media-")
+    env = base_env(
+        DJANGO_SETTINGS_MODULE="benchmarks.settings",
+        DBHOST="127.0.0.1",
+        DBPORT=str(postgres.port),
+        DBNAME=database,
+        DBUSER=role,
+        DBSSLMODE="require",
+        AZURE_CLIENT_ID="bench-client",
+        MEDIA_ROOT=media,
+        WEB_CONCURRENCY=str(workers),
+        **endpoint.env,
+    )
+    server = None
+    try:
+        small = (max(1, args.restaurants // 10), args.reviews // 10)
+        print(f"Seeding {small[0]} restaurants, {small[1]} reviews ...", flush=True)
+        manage(env, "migrate", "--noinput")
+        manage(
+            env,
+            "seed_demo",
+            "--restaurants",
+            str(small[0]),
+            "--reviews",
+            str(small[1]),
+            "--busiest",
+            str(args.busiest // 10),
+        )
+        server = AppServer(env, Path(media) / "server.log").start()
+        base = server.url
+        busiest_small = 1
+        small_counts = {
+            "home": queries_of(base + "/"),
+            "restaurant": queries_of(f"{base}/restaurant/{busiest_small}/"),
+        }
+
+        rest = (args.restaurants - small[0], args.reviews - small[1])
+        print(
+            f"Seeding up to {args.restaurants} restaurants, "
+            f"{args.reviews + args.busiest} reviews ...",
+            flush=True,
+        )
+        manage(
+            env,
+            "seed_demo",
+            "--restaurants",
+            str(rest[0]),
+            "--reviews",
+            str(rest[1]),
+            "--busiest",
+            str(args.busiest - args.busiest // 10),
+            "--seed",
+            "2",
+        )
+        large_counts = {
+            "home": queries_of(base + "/"),
+            "restaurant": queries_of(f"{base}/restaurant/{busiest_small}/"),
+        }
+
+        calls_before = len(endpoint.calls_for(POSTGRES_RESOURCE))
+        pages = {
+            "bare view (ceiling)": load(
+                base + "/__bare__/", seconds=args.seconds, connections=args.connections
+            ),
+            "home page": load(base + "/", seconds=args.seconds, connections=args.connections),
+            "restaurant page": load(
+                f"{base}/restaurant/{busiest_small}/",
+                seconds=args.seconds,
+                connections=args.connections,
+            ),
+            "review post": load(
+                f"{base}/restaurant/{busiest_small}/review/",
+                seconds=args.seconds,
+                connections=args.connections,
+                post=True,
+                form_page=f"/restaurant/{busiest_small}/",
+            ),
+        }
+        calls_during = len(endpoint.calls_for(POSTGRES_RESOURCE)) - calls_before
+        memory = worker_memory_mb(server.process.pid) if server.process else []
+    finally:
+        if server:
+            server.stop()
+        endpoint.stop()
+        postgres.stop()
+
+    ceiling = pages["bare view (ceiling)"]["rps"]
+    print(
+        f"\nRestaurant Review benchmark: {workers} gunicorn workers x "
+        f"{env.get('GUNICORN_THREADS', '4')} threads, {args.connections} connections, "
+        f"{args.seconds:.0f} s per page, PostgreSQL with Entra tokens\n"
+    )
+    print(
+        f"{'':22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% ceiling':>11}{'queries':>9}{'errors':>8}"
+    )
+    for name, result in pages.items():
+        queries = ",".join(str(q) for q in result["queries"]) or "-"
+        share = 100 * result["rps"] / ceiling if ceiling else 0
+        print(
+            f"{name:22}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
+        )
+    print(
+        f"\nSQL queries per page at {small[0]} restaurants / "
+        f"{small[1] + args.busiest // 10} reviews: {small_counts}"
+    )
+    print(
+        f"SQL queries per page at {args.restaurants} restaurants / "
+        f"{args.reviews + args.busiest} reviews: {large_counts}"
+    )
+    print(
+        f"Identity-endpoint calls during the load runs: {calls_during} "
+        f"(token lifetime {args.token_lifetime:.0f} s, {workers} worker processes)"
+    )
+    print(f"Memory per worker (RSS, MB): {', '.join(f'{m:.0f}' for m in memory)}")
+    print("\nTargets:")
+    for name in ("home page", "restaurant page", "review post"):
+        share = 100 * pages[name]["rps"] / ceiling if ceiling else 0
+        print(f"  {name} >= 50 % of the bare-view ceiling: {share:.0f} % -> {verdict(share >= 50)}")
+    constant = small_counts == large_counts
+    print(
+        f"  queries per page constant as data grows: {small_counts} vs {large_counts} "
+        f"-> {verdict(constant)}"
+    )
+    per_process = calls_during <= workers
+    print(
+        f"  identity calls at most one per token lifetime per process: {calls_during} calls, "
+        f"{workers} workers -> {verdict(per_process)}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,206 @@
+"""End to end in a real browser: Playwright driving Debian's Chromium against the app served by
+start.sh on loopback, once on the embedded default and once in Azure mode (real PostgreSQL,
+Azurite, the test identity endpoint, HTTPS). Screenshots go to test-artifacts/ (not committed)."""
+
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+from tests.conftest import PROJECT_DIR, image_bytes
+from tests.services import AppServer, base_env, unavailable
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = PROJECT_DIR / "test-artifacts"
+ADMIN_USER, ADMIN_PASSWORD = "admin", "e2e-" + "Str0ng-pass!"
+# Chromium as root in a closed network: no sandbox, and no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread while it lives,
+    and Django refuses database calls from a thread with a running loop."""
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not executable:
+        unavailable("Chromium not found (Debian: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@dataclass
+class LiveApp:
+    mode: str
+    url: str
+    server: AppServer
+
+
+def manage(*args: str, env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(params=["embedded", "azure"])
+def live_app(request: Any, tmp_path: Path) -> Iterator[LiveApp]:
+    mode = request.param
+    if mode == "embedded":
+        env = base_env(
+            SQLITE_PATH=str(tmp_path / "e2e.sqlite3"), MEDIA_ROOT=str(tmp_path / "media")
+        )
+        tls = None
+    else:
+        ca = trustme.CA()
+        cert = ca.issue_cert("127.0.0.1", "localhost")
+        cert.cert_chain_pems[0].write_to_path(str(tmp_path / "app.crt"))
+        cert.private_key_pem.write_to_path(str(tmp_path / "app.key"))
+        tls = (tmp_path / "app.crt", tmp_path / "app.key")
+        # The browser reaches the instance directly, so its address is an allowed host.
+        env = base_env(
+            **request.getfixturevalue("azure_mode_env"), DJANGO_ALLOWED_HOSTS="127.0.0.1"
+        )
+    server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls).start()
+    try:
+        manage("seed_demo", "--restaurants", "25", "--reviews", "50", env=env)
+        manage(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            ADMIN_USER,
+            "--email",
+            "a@example.com",
+            env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
+        )
+        yield LiveApp(mode, server.url, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def page(browser: Any, live_app: LiveApp) -> Iterator[Any]:
+    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def screenshot(page: Any, live_app: LiveApp, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{live_app.mode}-{name}.png"), full_page=True)
+
+
+def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
+    page.goto(live_app.url + "/")
+    assert page.locator(".restaurant-list .card").count() == 20
+    assert (
+        "out of 5" in page.locator(".restaurant-list .card").first.inner_text()
+        or page.locator(".stars-none").count()
+    )
+    screenshot(page, live_app, "home")
+    page.get_by_role("link", name="Next →").click()
+    page.wait_for_url(re.compile(r"page=2"))
+    assert page.locator(".restaurant-list .card").count() == 5
+    page.get_by_label("Search restaurants by name").fill("Golden")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r"q=Golden"))
+    names = page.locator(".restaurant-list h2").all_inner_texts()
+    assert names and all("Golden" in name for name in names)
+    page.locator(".restaurant-list h2 a").first.click()
+    assert page.locator("h1").inner_text() == names[0]
+    screenshot(page, live_app, "restaurant")
+
+
+def test_add_restaurant_and_post_review_with_photo(
+    page: Any, live_app: LiveApp, tmp_path: Path
+) -> None:
+    photo = tmp_path / "dinner.jpg"
+    photo.write_bytes(image_bytes("JPEG", size=(640, 480), gps=True))
+    page.goto(live_app.url + "/")
+    page.get_by_role("link", name="Add a restaurant").first.click()
+    page.get_by_label("Name").fill("E2E Bistro")
+    page.get_by_label("Street address").fill("1 Browser Way")
+    page.get_by_label("Description").fill("Tested by a real browser.")
+    page.get_by_role("button", name="Add restaurant").click()
+    assert page.get_by_text("Restaurant “E2E Bistro” was added.").is_visible()
+    assert page.locator("h1").inner_text() == "E2E Bistro"
+
+    page.get_by_label("Your name").fill("Robo")
+    page.get_by_label("Rating").select_option("4")
+    page.get_by_role("textbox", name="Review").fill("Crisp and quick.")
+    page.get_by_label("Photo (optional)").set_input_files(str(photo))
+    with page.expect_response(
+        lambda r: "reviews/" in r.url and r.request.resource_type == "image"
+    ) as photo_response:
+        page.get_by_role("button", name="Post review").click()
+    assert photo_response.value.status == 200
+    assert photo_response.value.headers["content-type"] == "image/jpeg"
+    assert page.get_by_text("Thank you! Your review was posted.").is_visible()
+    image = page.get_by_alt_text("Photo from Robo's review of E2E Bistro")
+    image.wait_for()
+    assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 640
+    assert "Rated 4.0 out of 5" in page.locator(".rating-summary").inner_text()
+    screenshot(page, live_app, "review-posted")
+
+
+def test_validation_error_is_shown_next_to_its_field_with_input_kept(
+    page: Any, live_app: LiveApp
+) -> None:
+    page.goto(live_app.url + "/restaurant/1/")
+    page.get_by_label("Your name").fill("Hasty")
+    page.get_by_role("textbox", name="Review").fill("Forgot the stars.")
+    page.get_by_role("button", name="Post review").click()
+    field = page.locator(".field-invalid")
+    assert field.count() == 1
+    assert "This field is required." in field.inner_text()
+    assert field.locator("select").get_attribute("name") == "rating"
+    assert page.get_by_label("Your name").input_value() == "Hasty"
+    assert page.get_by_role("textbox", name="Review").input_value() == "Forgot the stars."
+    screenshot(page, live_app, "validation-error")
+
+
+def test_admin_login_and_edit_review(page: Any, live_app: LiveApp) -> None:
+    page.goto(live_app.url + "/admin/")
+    page.get_by_label("Username").fill(ADMIN_USER)
+    page.get_by_label("Password").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Reviews", exact=True).click()
+    page.locator("#result_list tbody tr th a").first.click()
+    page.get_by_role("textbox", name="Review").fill("Edited in the admin.")
+    page.get_by_label("Rating").fill("5")
+    page.get_by_role("button", name="Save", exact=True).click()
+    assert "was changed successfully" in page.locator(".messagelist").inner_text()
+    screenshot(page, live_app, "admin")
+    page.goto(live_app.url + "/admin/restaurant_review/review/?q=Edited")
+    assert page.locator("#result_list tbody tr").count() == 1
