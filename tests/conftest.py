@@ -4,6 +4,7 @@ fails in CI (CI=true), where they are required."""
 
 import io
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,20 @@ def jpeg_with_gps() -> bytes:
 
 def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+@contextmanager
+def review_insert_fails() -> Iterator[None]:
+    """The database refuses to store a review (after any photo was uploaded)."""
+    from django.db import OperationalError, connection
+
+    def fail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
+            raise OperationalError("database went away")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield
 
 
 @pytest.fixture

@@ -99,6 +99,18 @@ def wait_for_http(
     raise TimeoutError(f"nothing answered {url} within {timeout} s")
 
 
+def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
+    """`python manage.py ARGS` in its own process, with `env` over the test environment."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=base_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     """The environment for a server under test: this one, less anything Azure or Django."""
     drop = ("WEBSITE_", "AZURE_", "DB", "STORAGE_", "DJANGO_", "IDENTITY_", "MSI_", "SECRET_KEY")

@@ -1,8 +1,6 @@
 """The Entra-token PostgreSQL backend against a real PostgreSQL server and the real
 DefaultAzureCredential, talking to the test managed-identity endpoint."""
 
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -14,8 +12,8 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 from azureproject.errors import DatabaseUnavailable
-from tests.conftest import PROJECT_DIR, PostgresApp, make_postgres_app
-from tests.services import app_server, base_env, http_get
+from tests.conftest import PostgresApp, make_postgres_app
+from tests.services import app_server, base_env, http_get, manage
 
 pytestmark = pytest.mark.postgres
 
@@ -25,17 +23,6 @@ def _own_connections(django_db_blocker: Any) -> Any:
     """These tests open their own connections to the real server, not the test database."""
     with django_db_blocker.unblock():
         yield
-
-
-def manage(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=base_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def wrapper(settings_dict: dict[str, Any]) -> Any:

@@ -4,8 +4,6 @@ Azurite, the test identity endpoint, HTTPS). Screenshots go to test-artifacts/ (
 
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +13,7 @@ import pytest
 import trustme
 
 from tests.conftest import PROJECT_DIR, image_bytes
-from tests.services import AppServer, base_env, unavailable
+from tests.services import AppServer, base_env, manage, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -60,15 +58,8 @@ class LiveApp:
     server: AppServer
 
 
-def manage(*args: str, env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def manage_ok(*args: str, env: dict[str, str]) -> None:
+    result = manage(*args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -92,8 +83,8 @@ def live_app(request: Any, tmp_path: Path) -> Iterator[LiveApp]:
         )
     server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls).start()
     try:
-        manage("seed_demo", "--restaurants", "25", "--reviews", "50", env=env)
-        manage(
+        manage_ok("seed_demo", "--restaurants", "25", "--reviews", "50", env=env)
+        manage_ok(
             "createsuperuser",
             "--noinput",
             "--username",

@@ -2,7 +2,6 @@
 the health probe, HTTPS behind the front end, and error pages."""
 
 import subprocess
-import sys
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -11,20 +10,17 @@ import pytest
 from django.test import RequestFactory
 
 from tests.conftest import AZURE_HOST, PROJECT_DIR, PostgresApp
-from tests.services import AppServer, app_server, base_env, free_port, http_get, http_request
+from tests.services import (
+    AppServer,
+    app_server,
+    base_env,
+    free_port,
+    http_get,
+    http_request,
+    manage,
+)
 
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
-
-
-def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
-        env=base_env(**env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 AZURE_SETTINGS_ONLY = {

@@ -13,14 +13,13 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
-from django.db import OperationalError, connection
 from django.test import Client
 from django.urls import reverse
 from PIL import ExifTags, Image
 
 from restaurant_review.models import Review
 from tests.azurite import Azurite
-from tests.conftest import BlobApp, image_bytes, upload
+from tests.conftest import BlobApp, image_bytes, review_insert_fails, upload
 
 pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
 
@@ -128,12 +127,7 @@ def test_database_failure_after_upload_leaves_no_blob(
 ) -> None:
     restaurant = make_restaurant()
 
-    def fail_review_insert(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
-            raise OperationalError("database went away")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail_review_insert):
+    with review_insert_fails():
         response = post_review(client, restaurant, review_data, image_bytes())
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert Review.objects.count() == 0

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from restaurant_review.models import Restaurant, Review
-from tests.conftest import image_bytes, upload
+from tests.conftest import image_bytes, review_insert_fails, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -270,13 +270,8 @@ def test_database_failure_after_upload_removes_the_photo(
 ) -> None:
     restaurant = make_restaurant()
 
-    def fail_review_insert(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
-            raise OperationalError("database went away")
-        return execute(sql, params, many, context)
-
     data = {**review_data, "photo": upload("dinner.jpg", image_bytes())}
-    with connection.execute_wrapper(fail_review_insert):
+    with review_insert_fails():
         response = client.post(review_url(restaurant), data)
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
     assert "Temporarily unavailable" in response.content.decode()
