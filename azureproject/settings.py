@@ -129,9 +129,12 @@ MEDIA_URL = "/media/"
 # AZURE_STORAGEBLOB_RESOURCEENDPOINT) is set, in STORAGE_CONTAINER_NAME (default photos), as
 # AZURE_STORAGEBLOB_CLIENTID or AZURE_CLIENT_ID. STORAGE_URL_MODE: sas (default; short-lived
 # user-delegation SAS links, STORAGE_SAS_MINUTES long) or public (plain blob URLs).
+# Static files: hashed names from collectstatic's manifest; before collectstatic has run
+# (runserver on a fresh clone), WhiteNoise serves them straight from static/.
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 STORAGES = {
     "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "azureproject.staticfiles.StaticFilesStorage"},
 }
 # The app serves its own uploaded photos only when they are on local disk.
 SERVE_MEDIA = not uses_blob_storage(env)

@@ -141,6 +141,7 @@ class AppServer:
             # gunicorn terminates TLS itself, standing in for App Service's front end.
             self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"
         self.process: subprocess.Popen | None = None
+        self.cwd = PROJECT_DIR
         self.command = (
             [sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"]
             if gunicorn_only
@@ -151,7 +152,7 @@ class AppServer:
         """Start the process without waiting for it to answer."""
         self.process = subprocess.Popen(
             self.command,
-            cwd=PROJECT_DIR,
+            cwd=self.cwd,
             env=self.env,
             stdout=self.log_path.open("ab"),
             stderr=subprocess.STDOUT,
