@@ -3,8 +3,10 @@
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
+from django.template import loader
 
 from azureproject.errors import DependencyUnavailable
 from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
@@ -28,6 +30,36 @@ class HealthCheckMiddleware:
                 return health_response()
             if request.path_info == WARMUP_PATH:
                 return HttpResponseNotFound(b"", content_type="text/plain")
+        return self.get_response(request)
+
+
+def request_size_limit() -> int:
+    """Bodies above this are refused before they are read: twice the largest photo plus room
+    for the form, so a photo just over the limit still gets the form's own message (with the
+    typed text kept) and only absurd uploads are cut off."""
+    return 2 * settings.PHOTO_MAX_BYTES + 1024 * 1024
+
+
+class RequestSizeLimitMiddleware:
+    """413 for a request body far larger than any form here accepts, before it is read."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = request_size_limit()
+        if length > limit:
+            logger.warning(
+                "Refused a %s-byte request to %s (limit %s)", length, request.path, limit
+            )
+            body = loader.render_to_string(
+                "413.html", {"limit_mb": f"{settings.PHOTO_MAX_BYTES / (1024 * 1024):g}"}
+            )
+            return HttpResponse(body, status=413)
         return self.get_response(request)
 
 

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     # the instance's internal address, not WEBSITE_HOSTNAME.
     "azureproject.middleware.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Refuses absurdly large uploads (413) before reading them.
+    "azureproject.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

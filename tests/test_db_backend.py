@@ -256,3 +256,36 @@ def test_grant_identity_access_lets_migrate_create_tables(postgres_server: Any) 
         assert migrated.returncode == 0, migrated.stderr
     finally:
         app.endpoint.stop()
+
+
+def test_without_client_id_the_system_assigned_identity_is_used(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    identity_in_process(postgres_app.endpoint)
+    settings = postgres_app.settings_dict(AZURE_CLIENT_ID=None)
+    with pytest.raises(DatabaseUnavailable, match="from the system-assigned managed identity"):
+        wrapper(settings).ensure_connection()  # no system-assigned identity yet
+    postgres_app.endpoint.system_assigned = True
+    connection = wrapper(settings)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == postgres_app.role
+    connection.close()
+    assert [c.client_id for c in postgres_app.endpoint.calls] == [None, None]
+
+
+def test_service_connector_connection_string_logs_in_with_the_token(
+    postgres_app: PostgresApp,
+) -> None:
+    server = postgres_app.server
+    env = {
+        "AZURE_POSTGRESQL_CONNECTIONSTRING": (
+            f"dbname={postgres_app.database} host=127.0.0.1 port={server.port} "
+            f"sslmode=require user={postgres_app.role}"
+        ),
+        "AZURE_POSTGRESQL_CLIENTID": postgres_app.client_id,
+        **postgres_app.endpoint.env,
+    }
+    result = manage("migrate", "--noinput", env=env)
+    assert result.returncode == 0, result.stderr
+    assert postgres_app.token_calls() == 1

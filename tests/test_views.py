@@ -383,3 +383,21 @@ def test_createsuperuser_works(monkeypatch: Any, django_user_model: Any) -> None
     monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-Str0ng-pass!")
     call_command("createsuperuser", interactive=False, username="boss", email="b@example.com")
     assert django_user_model.objects.get(username="boss").is_superuser
+
+
+def test_absurdly_large_upload_is_refused_before_reading(
+    client: Client, make_restaurant: Any, review_data: Any, settings: Any, media_files: Any
+) -> None:
+    settings.PHOTO_MAX_BYTES = 100 * 1024  # so the request limit is 1.2 MB
+    restaurant = make_restaurant()
+    huge = image_bytes("PNG", size=(8, 8)) + b"\0" * (2 * 1024 * 1024)
+    response = client.post(review_url(restaurant), {**review_data, "photo": upload("h.png", huge)})
+    assert response.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert "Upload too large (413)" in response.content.decode()
+    assert "up to 0.0976562 MB" in response.content.decode()
+    assert Review.objects.count() == 0 and media_files() == []
+    # Just over the photo limit is not cut off: the form answers, keeping what was typed.
+    over = image_bytes("PNG", size=(8, 8)) + b"\0" * (150 * 1024)
+    response = client.post(review_url(restaurant), {**review_data, "photo": upload("o.png", over)})
+    assert response.status_code == HTTPStatus.BAD_REQUEST
+    assert "the largest accepted is" in response.content.decode()
