@@ -8,6 +8,7 @@ Every variable is listed in README.md and .env.sample.
 """
 
 import os
+import warnings
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -134,6 +135,9 @@ MEDIA_URL = "/media/"
 # Static files: hashed names from collectstatic's manifest; before collectstatic has run
 # (runserver on a fresh clone), WhiteNoise serves them straight from static/.
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
+if WHITENOISE_USE_FINDERS:
+    # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 STORAGES = {
     "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
     "staticfiles": {"BACKEND": "azureproject.staticfiles.StaticFilesStorage"},
