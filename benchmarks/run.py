@@ -25,27 +25,39 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.identity import IdentityEndpoint  # noqa: E402
-from tests.postgres import PostgresServer, find_bindir  # noqa: E402
-from tests.services import AppServer, base_env, http_request  # noqa: E402
+from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
+from tests.services import AppServer, base_env, http_request, manage  # noqa: E402
 
-POSTGRES_RESOURCE = "https://ossrdbms-aad.database.windows.net"
+# seed_demo gives its extra (--busiest) reviews to the first restaurant it creates.
+BUSIEST = 1
 
 
-def manage(env: dict[str, str], *args: str) -> None:
-    subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=PROJECT_DIR,
+def seed(env: dict[str, str], *, restaurants: int, reviews: int, busiest: int, seed: int) -> None:
+    result = manage(
+        "seed_demo",
+        f"--restaurants={restaurants}",
+        f"--reviews={reviews}",
+        f"--busiest={busiest}",
+        f"--seed={seed}",
         env=env,
-        check=True,
-        capture_output=True,
+        timeout=600,
     )
+    if result.returncode != 0:
+        sys.exit(f"seed_demo failed:\n{result.stdout}{result.stderr}")
 
 
 def queries_of(url: str) -> int:
     status, headers, _ = http_request(url)
     assert status == 200, f"{url} answered {status}"
     return int(headers["x-query-count"])
+
+
+def page_queries(base: str) -> dict[str, int]:
+    """SQL queries of the home page and of the busiest restaurant's page."""
+    return {
+        "home": queries_of(base + "/"),
+        "restaurant": queries_of(f"{base}/restaurant/{BUSIEST}/"),
+    }
 
 
 def load(
@@ -103,101 +115,66 @@ def main() -> None:
             "(or apt-get install postgresql)"
         )
     postgres = PostgresServer(bindir).start()
-    database, role = postgres.create_identity_database()
-    postgres.grant_schema(database, role)
-
-    def set_password(resource: str, token: str, client_id: str | None) -> None:
-        if resource.rstrip("/") == POSTGRES_RESOURCE:
-            postgres.set_password(role, token)
-
-    endpoint = IdentityEndpoint(
-        client_ids={"bench-client"}, lifetime=args.token_lifetime, on_token=set_password
-    ).start()
+    app = make_postgres_app(postgres, lifetime=args.token_lifetime)
     workers = multiprocessing.cpu_count() * 2 + 1  # gunicorn.conf.py's default
     media = tempfile.mkdtemp(prefix="rr-bench-media-")
     env = base_env(
+        **app.env,
         DJANGO_SETTINGS_MODULE="benchmarks.settings",
-        DBHOST="127.0.0.1",
-        DBPORT=str(postgres.port),
-        DBNAME=database,
-        DBUSER=role,
-        DBSSLMODE="require",
-        AZURE_CLIENT_ID="bench-client",
         MEDIA_ROOT=media,
         WEB_CONCURRENCY=str(workers),
-        **endpoint.env,
     )
     server = None
     try:
         small = (max(1, args.restaurants // 10), args.reviews // 10)
         print(f"Seeding {small[0]} restaurants, {small[1]} reviews ...", flush=True)
-        manage(env, "migrate", "--noinput")
-        manage(
-            env,
-            "seed_demo",
-            "--restaurants",
-            str(small[0]),
-            "--reviews",
-            str(small[1]),
-            "--busiest",
-            str(args.busiest // 10),
-        )
+        migrated = manage("migrate", "--noinput", env=env)
+        if migrated.returncode != 0:
+            sys.exit(f"migrate failed:\n{migrated.stdout}{migrated.stderr}")
+        seed(env, restaurants=small[0], reviews=small[1], busiest=args.busiest // 10, seed=1)
         server = AppServer(env, Path(media) / "server.log").start()
         base = server.url
-        busiest_small = 1
-        small_counts = {
-            "home": queries_of(base + "/"),
-            "restaurant": queries_of(f"{base}/restaurant/{busiest_small}/"),
-        }
+        small_counts = page_queries(base)
 
-        rest = (args.restaurants - small[0], args.reviews - small[1])
         print(
             f"Seeding up to {args.restaurants} restaurants, "
             f"{args.reviews + args.busiest} reviews ...",
             flush=True,
         )
-        manage(
+        seed(
             env,
-            "seed_demo",
-            "--restaurants",
-            str(rest[0]),
-            "--reviews",
-            str(rest[1]),
-            "--busiest",
-            str(args.busiest - args.busiest // 10),
-            "--seed",
-            "2",
+            restaurants=args.restaurants - small[0],
+            reviews=args.reviews - small[1],
+            busiest=args.busiest - args.busiest // 10,
+            seed=2,
         )
-        large_counts = {
-            "home": queries_of(base + "/"),
-            "restaurant": queries_of(f"{base}/restaurant/{busiest_small}/"),
-        }
+        large_counts = page_queries(base)
 
-        calls_before = len(endpoint.calls_for(POSTGRES_RESOURCE))
+        calls_before = app.token_calls()
         pages = {
             "bare view (ceiling)": load(
                 base + "/__bare__/", seconds=args.seconds, connections=args.connections
             ),
             "home page": load(base + "/", seconds=args.seconds, connections=args.connections),
             "restaurant page": load(
-                f"{base}/restaurant/{busiest_small}/",
+                f"{base}/restaurant/{BUSIEST}/",
                 seconds=args.seconds,
                 connections=args.connections,
             ),
             "review post": load(
-                f"{base}/restaurant/{busiest_small}/review/",
+                f"{base}/restaurant/{BUSIEST}/review/",
                 seconds=args.seconds,
                 connections=args.connections,
                 post=True,
-                form_page=f"/restaurant/{busiest_small}/",
+                form_page=f"/restaurant/{BUSIEST}/",
             ),
         }
-        calls_during = len(endpoint.calls_for(POSTGRES_RESOURCE)) - calls_before
+        calls_during = app.token_calls() - calls_before
         memory = worker_memory_mb(server.process.pid) if server.process else []
     finally:
         if server:
             server.stop()
-        endpoint.stop()
+        app.endpoint.stop()
         postgres.stop()
 
     ceiling = pages["bare view (ceiling)"]["rps"]

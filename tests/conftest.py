@@ -1,10 +1,15 @@
-"""Shared fixtures. Real-component fixtures (PostgreSQL, Azurite, Chromium) live in
-tests/services.py and are wired up here; each skips on a laptop that lacks the component and
-fails in CI (CI=true), where they are required."""
+"""Shared fixtures. The real components (tests/postgres.py, tests/identity.py,
+tests/azurite.py, tests/services.py) are wired up here; each skips on a laptop that lacks the
+component and fails in CI (CI=true), where they are required."""
 
 import io
+import os
+import pwd
+import secrets
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +17,12 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
+from azureproject.credential import reset_credentials
 from restaurant_review.models import Restaurant, Review
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from tests.azurite import STORAGE_RESOURCE, Azurite, find_azurite
+from tests.identity import IdentityEndpoint
+from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
+from tests.services import unavailable
 
 
 @pytest.fixture(autouse=True)
@@ -121,19 +129,6 @@ def admin_client_logged_in(db: None, client: Any, django_user_model: Any) -> Ite
 
 # Real PostgreSQL and the test managed-identity endpoint (tests/postgres.py, tests/identity.py)
 
-import os  # noqa: E402
-import pwd  # noqa: E402
-import uuid  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-from azureproject.credential import reset_credentials  # noqa: E402
-from azureproject.postgresql.base import TOKEN_SCOPE  # noqa: E402
-from tests.identity import IdentityEndpoint  # noqa: E402
-from tests.postgres import PostgresServer, find_bindir  # noqa: E402
-from tests.services import unavailable  # noqa: E402
-
-POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
-
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
@@ -148,59 +143,6 @@ def postgres_server() -> Iterator[PostgresServer]:
     server = PostgresServer(bindir).start()
     yield server
     server.stop()
-
-
-@dataclass
-class PostgresApp:
-    """A database and a role for the app's managed identity, whose password is whatever token
-    the identity endpoint last handed out for Azure Database for PostgreSQL."""
-
-    server: PostgresServer
-    database: str
-    role: str
-    client_id: str
-    endpoint: IdentityEndpoint
-    extra_env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            "DBHOST": "127.0.0.1",
-            "DBPORT": str(self.server.port),
-            "DBNAME": self.database,
-            "DBUSER": self.role,
-            "DBSSLMODE": "require",
-            "AZURE_CLIENT_ID": self.client_id,
-            **self.endpoint.env,
-            **self.extra_env,
-        }
-
-    def token_calls(self) -> int:
-        return len(self.endpoint.calls_for(POSTGRES_RESOURCE))
-
-    def settings_dict(self, **overrides: Any) -> dict[str, Any]:
-        from azureproject.config import database_settings
-
-        settings = database_settings(self.env, base_dir=PROJECT_DIR, azure=False)
-        return {**settings, **overrides}
-
-
-def make_postgres_app(
-    server: PostgresServer, *, grant: bool = True, lifetime: float = 3600
-) -> PostgresApp:
-    database, role = server.create_identity_database()
-    if grant:
-        server.grant_schema(database, role)
-
-    def set_role_password(resource: str, token: str, client_id: str | None) -> None:
-        if resource.rstrip("/") == POSTGRES_RESOURCE:
-            server.set_password(role, token)
-
-    client_id = f"app-client-{uuid.uuid4().hex[:8]}"
-    endpoint = IdentityEndpoint(
-        client_ids={client_id}, lifetime=lifetime, on_token=set_role_password
-    )
-    return PostgresApp(server, database, role, client_id, endpoint.start())
 
 
 @pytest.fixture
@@ -226,8 +168,6 @@ def identity_in_process(
 
 
 # Azurite (tests/azurite.py) and Blob Storage settings for the app
-
-from tests.azurite import STORAGE_RESOURCE, Azurite, find_azurite  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -307,7 +247,6 @@ def blob_app(
 
 # Azure mode: WEBSITE_HOSTNAME set, PostgreSQL and Azurite behind one identity endpoint
 
-import secrets  # noqa: E402
 
 AZURE_HOST = "restaurant-review.azurewebsites.net"
 

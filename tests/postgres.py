@@ -10,13 +10,20 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import trustme
 from psycopg import sql
 
-from tests.services import free_port
+from azureproject.postgresql.base import TOKEN_SCOPE
+from tests.identity import IdentityEndpoint
+from tests.services import PROJECT_DIR, free_port
+
+# The resource the identity endpoint is asked for, for database tokens.
+POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
 
 ADMIN_PASSWORD = "test-admin-" + uuid.uuid4().hex  # made per run, never stored
 
@@ -145,3 +152,55 @@ class PostgresServer:
                 ).format(sql.Literal(role))
             )
         ]
+
+
+@dataclass
+class PostgresApp:
+    """A database and a role for the app's managed identity, whose password is whatever token
+    the identity endpoint last handed out for Azure Database for PostgreSQL (shared by the
+    tests and the benchmark)."""
+
+    server: PostgresServer
+    database: str
+    role: str
+    client_id: str
+    endpoint: IdentityEndpoint
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "DBHOST": "127.0.0.1",
+            "DBPORT": str(self.server.port),
+            "DBNAME": self.database,
+            "DBUSER": self.role,
+            "DBSSLMODE": "require",
+            "AZURE_CLIENT_ID": self.client_id,
+            **self.endpoint.env,
+        }
+
+    def token_calls(self) -> int:
+        return len(self.endpoint.calls_for(POSTGRES_RESOURCE))
+
+    def settings_dict(self, **overrides: Any) -> dict[str, Any]:
+        from azureproject.config import database_settings
+
+        settings = database_settings(self.env, base_dir=PROJECT_DIR, azure=False)
+        return {**settings, **overrides}
+
+
+def make_postgres_app(
+    server: PostgresServer, *, grant: bool = True, lifetime: float = 3600
+) -> PostgresApp:
+    database, role = server.create_identity_database()
+    if grant:
+        server.grant_schema(database, role)
+
+    def set_role_password(resource: str, token: str, client_id: str | None) -> None:
+        if resource.rstrip("/") == POSTGRES_RESOURCE:
+            server.set_password(role, token)
+
+    client_id = f"app-client-{uuid.uuid4().hex[:8]}"
+    endpoint = IdentityEndpoint(
+        client_ids={client_id}, lifetime=lifetime, on_token=set_role_password
+    )
+    return PostgresApp(server, database, role, client_id, endpoint.start())

@@ -12,7 +12,7 @@ import pytest
 from django.db.utils import ConnectionHandler
 
 from azureproject.errors import DatabaseUnavailable
-from tests.conftest import PostgresApp, make_postgres_app
+from tests.postgres import PostgresApp, make_postgres_app
 from tests.services import app_server, base_env, http_get, manage
 
 pytestmark = pytest.mark.postgres

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECT_DIR
+from tests.services import PROJECT_DIR
 
 FAKE_AZ = PROJECT_DIR / "tests" / "fake_az"
 

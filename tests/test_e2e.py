@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.conftest import PROJECT_DIR, image_bytes
-from tests.services import AppServer, base_env, manage, unavailable
+from tests.conftest import image_bytes
+from tests.services import PROJECT_DIR, AppServer, base_env, manage, unavailable
 
 pytestmark = pytest.mark.browser
 

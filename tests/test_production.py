@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from tests.conftest import AZURE_HOST, PROJECT_DIR, PostgresApp
+from tests.conftest import AZURE_HOST
+from tests.postgres import PostgresApp
 from tests.services import (
+    PROJECT_DIR,
     AppServer,
     app_server,
     base_env,
