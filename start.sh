@@ -16,11 +16,9 @@ PYTHON="${PYTHON:-python3}"
 # Static files: collected at build time if the build did it, otherwise on the first start.
 # Instances starting together on one machine take turns (flock, where there is one).
 if [ ! -f staticfiles/staticfiles.json ]; then
-  if command -v flock >/dev/null 2>&1; then
-    flock .collectstatic.lock "$PYTHON" manage.py collectstatic --noinput --verbosity 0
-  else
-    "$PYTHON" manage.py collectstatic --noinput --verbosity 0
-  fi
+  take_turns=()
+  if command -v flock >/dev/null 2>&1; then take_turns=(flock .collectstatic.lock); fi
+  "${take_turns[@]}" "$PYTHON" manage.py collectstatic --noinput --verbosity 0
 fi
 
 exec "$PYTHON" -m gunicorn azureproject.wsgi --config gunicorn.conf.py

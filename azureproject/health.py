@@ -5,7 +5,6 @@ import logging
 import time
 from typing import Any
 
-from django.conf import settings
 from django.core.files.storage import storages
 from django.db import DatabaseError, connection
 from django.http import HttpResponse
@@ -38,16 +37,15 @@ def storage_report() -> dict[str, Any]:
     Reported, not part of the status: a storage outage is not a reason for App Service to
     replace this instance, and browsing still works without it.
     """
-    options = settings.STORAGES["default"].get("OPTIONS", {})
     storage = storages["default"]
     if not hasattr(storage, "check"):
         return {"backend": "local-disk"}
     ok, detail = _checked_storage(storage)
     return {
         "backend": "azure-blob",
-        "account_url": options.get("account_url"),
-        "container": options.get("container"),
-        "url_mode": options.get("url_mode"),
+        "account_url": storage.account_url,
+        "container": storage.container,
+        "url_mode": storage.url_mode,
         "ok": ok,
         "detail": detail,
     }

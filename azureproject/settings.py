@@ -124,6 +124,12 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Static files: hashed names from collectstatic's manifest; before collectstatic has run
+# (runserver on a fresh clone), WhiteNoise serves them straight from static/.
+WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
+if WHITENOISE_USE_FINDERS:
+    # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
+    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
 # MEDIA_ROOT: where the embedded default keeps uploaded photos (default media/ in the project).
 MEDIA_ROOT = Path(env.get("MEDIA_ROOT") or BASE_DIR / "media")
@@ -132,12 +138,6 @@ MEDIA_URL = "/media/"
 # AZURE_STORAGEBLOB_RESOURCEENDPOINT) is set, in STORAGE_CONTAINER_NAME (default photos), as
 # AZURE_STORAGEBLOB_CLIENTID or AZURE_CLIENT_ID. STORAGE_URL_MODE: sas (default; short-lived
 # user-delegation SAS links, STORAGE_SAS_MINUTES long) or public (plain blob URLs).
-# Static files: hashed names from collectstatic's manifest; before collectstatic has run
-# (runserver on a fresh clone), WhiteNoise serves them straight from static/.
-WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
-if WHITENOISE_USE_FINDERS:
-    # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
-    warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 STORAGES = {
     "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
     "staticfiles": {"BACKEND": "azureproject.staticfiles.StaticFilesStorage"},

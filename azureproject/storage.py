@@ -9,6 +9,7 @@ private container) or plain blob URLs for a public container.
 
 import logging
 import mimetypes
+import posixpath
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,7 @@ from azure.storage.blob import (
     UserDelegationKey,
     generate_blob_sas,
 )
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
 from django.utils.deconstruct import deconstructible
@@ -81,7 +83,7 @@ def reset_service_clients() -> None:
 
 
 def content_type_for(name: str) -> str:
-    suffix = name[name.rfind(".") :].lower() if "." in name else ""
+    suffix = posixpath.splitext(name)[1].lower()
     return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
@@ -138,7 +140,11 @@ class AzureBlobPhotoStorage(Storage):
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         # Names are random (restaurant_review.models.review_photo_path): no existence check,
         # which would cost a request per upload. _save refuses to overwrite all the same.
-        return self.generate_filename(name) if max_length is None else name[:max_length]
+        if max_length is not None and len(name) > max_length:
+            raise SuspiciousFileOperation(
+                f"The photo name {name!r} is longer than the field allows ({max_length})."
+            )
+        return name
 
     def _save(self, name: str, content: File) -> str:
         content.seek(0)
@@ -150,16 +156,11 @@ class AzureBlobPhotoStorage(Storage):
                 )
                 return name
             except ResourceExistsError:
-                name = self.get_alternative_name(*self._split(name))
+                name = self.get_alternative_name(*posixpath.splitext(name))
                 content.seek(0)
             except AzureError as exc:
                 raise self._unavailable(f"upload {name}", exc) from exc
         raise FileExistsError(f"could not find a free name for {name}")
-
-    @staticmethod
-    def _split(name: str) -> tuple[str, str]:
-        dot = name.rfind(".")
-        return (name, "") if dot <= name.rfind("/") else (name[:dot], name[dot:])
 
     def _open(self, name: str, mode: str = "rb") -> File:
         if "w" in mode or "a" in mode:
@@ -223,7 +224,7 @@ class AzureBlobPhotoStorage(Storage):
         with self._key_lock:
             if self._key is not None and self._key_expiry and self._key_expiry >= needed_until:
                 return self._key
-            if time.monotonic() - self._key_failed_at < KEY_RETRY_SECONDS and self._key_failed_at:
+            if self._key_failed_at and time.monotonic() - self._key_failed_at < KEY_RETRY_SECONDS:
                 return None
             expiry = needed_until + KEY_LIFETIME
             try:

@@ -21,11 +21,12 @@ def stars(rating: float | None, count: int | None = None) -> SafeString:
         value = f"{float(rating):.1f}"
         full = int(float(rating) + 0.5)
         html = format_html(
-            '<span class="stars" title="{value} out of 5">'
+            '<span class="stars" title="{value} out of {best}">'
             '<span aria-hidden="true">{drawn}</span>'
-            '<span class="visually-hidden">Rated {value} out of 5</span>'
+            '<span class="visually-hidden">Rated {value} out of {best}</span>'
             '<span class="stars-number" aria-hidden="true">{value}</span></span>',
             value=value,
+            best=RATING_MAX,
             drawn="★" * full + "☆" * (RATING_MAX - full),
         )
     if count is not None:
