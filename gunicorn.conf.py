@@ -1,12 +1,21 @@
-"""gunicorn settings for App Service (and the local run command)."""
+"""gunicorn settings for App Service (Azure mode) and the local run command (embedded default)."""
 
 import multiprocessing
 import os
 
+from azureproject.config import azure_mode
+
+AZURE_MODE = azure_mode(os.environ)
 # PORT: the port App Service (or you) want the app on.
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-# WEB_CONCURRENCY: worker processes (default: 2 per CPU + 1).
-workers = int(os.environ.get("WEB_CONCURRENCY") or multiprocessing.cpu_count() * 2 + 1)
+port = os.environ.get("PORT", "8000")
+# BIND_HOST: the address to listen on. App Service's front end reaches the container from
+# outside, so 0.0.0.0 there; on the embedded default only this machine (127.0.0.1).
+bind_host = os.environ.get("BIND_HOST") or ("0.0.0.0" if AZURE_MODE else "127.0.0.1")
+bind = f"{bind_host}:{port}"
+# WEB_CONCURRENCY: worker processes (Azure mode: 2 per CPU + 1; embedded default: 2).
+workers = int(
+    os.environ.get("WEB_CONCURRENCY") or (multiprocessing.cpu_count() * 2 + 1 if AZURE_MODE else 2)
+)
 # GUNICORN_THREADS: threads per worker; requests mostly wait on the database and storage.
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 timeout = 120
@@ -17,3 +26,16 @@ accesslog = "-"
 errorlog = "-"
 # App Service's front end terminates TLS and sets X-Forwarded-*; trust it (FORWARDED_ALLOW_IPS).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# No control socket: its default path (~/.gunicorn/gunicorn.ctl) is shared by every instance
+# on the machine, and a second one would take it over and delete it when it stops.
+control_socket_disable = True
+
+
+def when_ready(server: object) -> None:
+    """Say where to open the site: gunicorn itself only prints the address it bound."""
+    if AZURE_MODE:
+        url = f"https://{os.environ['WEBSITE_HOSTNAME'].strip()}/"
+    else:
+        host = "localhost" if bind_host in {"127.0.0.1", "0.0.0.0", "::", "[::]"} else bind_host
+        url = f"http://{host}:{port}/"
+    server.log.info("Restaurant Review is ready: open %s", url)  # type: ignore[attr-defined]

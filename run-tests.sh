@@ -7,7 +7,7 @@
 # installed, their tests skip with the reason on a laptop and fail under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON="${PYTHON:-python3}"
+. scripts/python-env.sh
 AZURITE_VERSION="3.37.0"
 
 say() { printf '==> %s\n' "$*"; }
@@ -30,8 +30,11 @@ have_postgres() {
   command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
 }
 
-say "Python packages (requirements-dev.txt)"
-"$PYTHON" -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# The test tools and the app's requirements, in a virtual environment (scripts/python-env.sh).
+use_python requirements-dev.txt
+# The runtime wheels, so the first-run test installs a fresh clone without leaving loopback.
+"$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+  -r requirements.txt -d .ci/cache/wheels >/dev/null || say "could not download wheels: the first-run test will not run"
 
 if ! have_postgres; then
   say "PostgreSQL server binaries"

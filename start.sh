@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Start Restaurant Review: App Service's startup command, and the README's "run" command.
-# Dependencies are installed beforehand (App Service's build, or `pip install -r requirements.txt`).
+# Off App Service it installs requirements.txt into a virtual environment first, when needed
+# (scripts/python-env.sh); on App Service the build has installed them, and nothing is installed.
 set -euo pipefail
 cd "$(dirname "$0")"
-PYTHON="${PYTHON:-python3}"
+. scripts/python-env.sh
+use_python requirements.txt
 
 # Migrate once per deploy; on PostgreSQL under an advisory lock, so instances starting together
 # wait for each other instead of racing.

@@ -15,6 +15,11 @@ AZURE_POSTGRES_SUFFIX = ".postgres.database.azure.com"
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
 
 
+def azure_mode(env: Mapping[str, str]) -> bool:
+    """WEBSITE_HOSTNAME is set by App Service: its presence means Azure mode."""
+    return bool(env.get("WEBSITE_HOSTNAME", "").strip())
+
+
 def env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     value = env.get(name, "").strip().lower()
     if not value:

@@ -14,6 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from azureproject.config import (
+    azure_mode,
     database_settings,
     env_flag,
     env_int,
@@ -26,7 +27,7 @@ env = os.environ
 
 # WEBSITE_HOSTNAME: set by App Service to the app's host name; its presence means Azure mode.
 WEBSITE_HOSTNAME = env.get("WEBSITE_HOSTNAME", "").strip()
-AZURE_MODE = bool(WEBSITE_HOSTNAME)
+AZURE_MODE = azure_mode(env)
 
 # DJANGO_DEBUG: 1 turns on Django's debug pages, never in Azure mode.
 DEBUG = env_flag(env, "DJANGO_DEBUG", default=False) and not AZURE_MODE

@@ -8,18 +8,16 @@ import pwd
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
 from azureproject.credential import reset_credentials
 from restaurant_review.models import Restaurant, Review
-from tests.azurite import STORAGE_RESOURCE, Azurite, find_azurite
+from tests.azurite import Azurite, find_azurite
+from tests.helpers import AZURE_HOST, BlobApp, image_bytes
 from tests.identity import IdentityEndpoint
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
 from tests.services import unavailable
@@ -58,50 +56,11 @@ def make_review(db: None, make_restaurant: Callable[..., Restaurant]) -> Callabl
     return make
 
 
-def image_bytes(
-    image_format: str = "JPEG", *, size: tuple[int, int] = (64, 48), gps: bool = False
-) -> bytes:
-    """A real image; with gps=True it carries EXIF GPS coordinates and a camera model."""
-    image = Image.new("RGB", size, (200, 30, 40))
-    buffer = io.BytesIO()
-    options: dict[str, Any] = {}
-    if gps:
-        exif = Image.Exif()
-        exif[ExifTags.Base.Model] = "Test Camera"
-        exif[ExifTags.IFD.GPSInfo] = {
-            ExifTags.GPS.GPSLatitudeRef: "N",
-            ExifTags.GPS.GPSLatitude: (47.0, 36.0, 22.0),
-            ExifTags.GPS.GPSLongitudeRef: "W",
-            ExifTags.GPS.GPSLongitude: (122.0, 19.0, 55.0),
-        }
-        options["exif"] = exif
-    image.save(buffer, format=image_format, **options)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def jpeg_with_gps() -> bytes:
     data = image_bytes("JPEG", gps=True)
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)
     return data
-
-
-def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
-    return SimpleUploadedFile(name, content, content_type=content_type)
-
-
-@contextmanager
-def review_insert_fails() -> Iterator[None]:
-    """The database refuses to store a review (after any photo was uploaded)."""
-    from django.db import OperationalError, connection
-
-    def fail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
-            raise OperationalError("database went away")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail):
-        yield
 
 
 @pytest.fixture
@@ -118,13 +77,6 @@ def media_files(settings: Any) -> Callable[[], list[Path]]:
         return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
     return files
-
-
-@pytest.fixture
-def admin_client_logged_in(db: None, client: Any, django_user_model: Any) -> Iterator[Any]:
-    django_user_model.objects.create_superuser("admin", "admin@example.com", "a-Str0ng-pass!")
-    client.login(username="admin", password="a-Str0ng-pass!")
-    yield client
 
 
 # Real PostgreSQL and the test managed-identity endpoint (tests/postgres.py, tests/identity.py)
@@ -180,37 +132,6 @@ def azurite() -> Iterator[Azurite]:
     server.cleanup()
 
 
-@dataclass
-class BlobApp:
-    """A container in Azurite and the identity endpoint the app's credential talks to."""
-
-    azurite: Azurite
-    endpoint: IdentityEndpoint
-    container: str
-    client_id: str
-    url_mode: str
-
-    @property
-    def admin(self) -> Any:
-        return self.azurite.admin(self.endpoint).get_container_client(self.container)
-
-    def blob_names(self) -> list[str]:
-        return sorted(blob.name for blob in self.admin.list_blobs())
-
-    def storage_options(self, **overrides: Any) -> dict[str, Any]:
-        return {
-            "account_url": self.azurite.account_url,
-            "container": self.container,
-            "client_id": self.client_id,
-            "url_mode": self.url_mode,
-            "sas_minutes": 60,
-            **overrides,
-        }
-
-    def token_calls(self) -> int:
-        return len(self.endpoint.calls_for(STORAGE_RESOURCE))
-
-
 @pytest.fixture(params=["sas"])
 def blob_app(
     request: Any,
@@ -246,9 +167,6 @@ def blob_app(
 
 
 # Azure mode: WEBSITE_HOSTNAME set, PostgreSQL and Azurite behind one identity endpoint
-
-
-AZURE_HOST = "restaurant-review.azurewebsites.net"
 
 
 @pytest.fixture

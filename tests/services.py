@@ -136,7 +136,7 @@ class AppServer:
         self.port = free_port()
         self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self.log_path = log_path
-        self.env = {"PORT": str(self.port), "WEB_CONCURRENCY": "1", **env}
+        self.env = {"PORT": str(self.port), "WEB_CONCURRENCY": "1", "BIND_HOST": "127.0.0.1", **env}
         if tls:
             # gunicorn terminates TLS itself, standing in for App Service's front end.
             self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"

@@ -1,11 +1,15 @@
 """Environment variables to settings: the tutorial's names and Service Connector's."""
 
+import os
+import runpy
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from azureproject.config import database_settings, photo_storage_settings
+from tests.services import PROJECT_DIR
 
 BASE = Path("/app")
 
@@ -135,3 +139,30 @@ def test_storage_account_name_and_service_connector_endpoint() -> None:
     )
     with pytest.raises(ImproperlyConfigured, match="STORAGE_URL_MODE"):
         storage({"STORAGE_ACCOUNT_NAME": "acct", "STORAGE_URL_MODE": "cdn"})
+
+
+def gunicorn_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in ("WEBSITE_HOSTNAME", "BIND_HOST", "PORT", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(PROJECT_DIR / "gunicorn.conf.py"))
+
+
+def test_gunicorn_on_the_embedded_default_listens_on_loopback_with_two_workers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = gunicorn_config(monkeypatch)
+    assert config["bind"] == "127.0.0.1:8000"
+    assert config["workers"] == 2
+    assert config["control_socket_disable"] is True
+    told = gunicorn_config(monkeypatch, BIND_HOST="0.0.0.0", PORT="9000", WEB_CONCURRENCY="3")
+    assert told["bind"] == "0.0.0.0:9000" and told["workers"] == 3
+
+
+def test_gunicorn_in_azure_mode_listens_everywhere_with_workers_per_cpu(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = gunicorn_config(monkeypatch, WEBSITE_HOSTNAME="app.azurewebsites.net", PORT="8181")
+    assert config["bind"] == "0.0.0.0:8181"
+    assert config["workers"] == os.cpu_count() * 2 + 1

@@ -48,6 +48,6 @@ def test_every_variable_the_code_reads_is_documented() -> None:
 def test_readme_starts_with_the_run_and_test_commands() -> None:
     text = (PROJECT_DIR / "README.md").read_text()
     blocks = re.findall(r"```sh\n(.*?)\n```", text, re.S)
-    assert blocks[0] == "python3 -m pip install -r requirements.txt && ./start.sh"
+    assert blocks[0] == "./start.sh"
     assert blocks[1] == "./run-tests.sh"
     assert "./run-tests.sh" in (PROJECT_DIR / ".ci" / "run").read_text()

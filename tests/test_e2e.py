@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
-from tests.conftest import image_bytes
+from tests.helpers import image_bytes
 from tests.services import PROJECT_DIR, AppServer, base_env, manage, unavailable
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ from PIL import ExifTags, Image
 
 from restaurant_review.forms import RestaurantForm, ReviewForm
 from restaurant_review.models import Review
-from tests.conftest import image_bytes, upload
+from tests.helpers import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from tests.conftest import AZURE_HOST
+from tests.helpers import AZURE_HOST
 from tests.postgres import PostgresApp
 from tests.services import (
     PROJECT_DIR,

@@ -1,13 +1,36 @@
 """The README's run command, start.sh, and `manage.py runserver` on a fresh clone: a copy of
 the tracked files only, with no database, no collected static files and no photos."""
 
+import os
+import re
 import shutil
 import subprocess
 import sys
 from http import HTTPStatus
 from pathlib import Path
 
-from tests.services import PROJECT_DIR, AppServer, base_env, free_port, http_get, wait_for_http
+import pytest
+
+from tests.services import (
+    PROJECT_DIR,
+    AppServer,
+    base_env,
+    free_port,
+    http_get,
+    unavailable,
+    wait_for_http,
+)
+
+pytestmark = pytest.mark.slow
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+# Downloaded by run-tests.sh, so a fresh clone installs its requirements without the network.
+WHEELS = PROJECT_DIR / ".ci" / "cache" / "wheels"
+
+
+def readme_commands() -> list[str]:
+    """The shell blocks of the README, in order: the run command, then the test command."""
+    return re.findall(r"```sh\n(.*?)\n```", (PROJECT_DIR / "README.md").read_text(), re.S)
 
 
 def fresh_clone(target: Path) -> Path:
@@ -25,7 +48,8 @@ def fresh_clone(target: Path) -> Path:
 
 def test_start_sh_on_a_fresh_clone_migrates_and_serves(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "clone")
-    server = AppServer(base_env(), tmp_path / "server.log")
+    home = tmp_path / "home"
+    server = AppServer(base_env(HOME=str(home)), tmp_path / "server.log")
     server.command = ["bash", str(clone / "start.sh")]
     server.cwd = clone
     server.start()
@@ -41,6 +65,47 @@ def test_start_sh_on_a_fresh_clone_migrates_and_serves(tmp_path: Path) -> None:
         server.stop()
     assert (clone / "db.sqlite3").exists() and (clone / "staticfiles" / "staticfiles.json").exists()
     assert "Applying restaurant_review.0001_initial" in server.log()
+    # No control socket in the home directory for a second instance to take over.
+    assert not (home / ".gunicorn").exists()
+
+
+def test_readme_run_command_works_with_the_distributions_python(tmp_path: Path) -> None:
+    """Debian's /usr/bin/python3 refuses `pip install` (PEP 668): the run command makes and
+    uses the project's .venv, starts a few workers on loopback and says which URL to open."""
+    if not SYSTEM_PYTHON.exists():
+        unavailable("no distribution Python at /usr/bin/python3")
+    if not list(WHEELS.glob("*.whl")):
+        unavailable(f"no wheels in {WHEELS} (./run-tests.sh downloads them)")
+    clone = fresh_clone(tmp_path / "clone")
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "python3").symlink_to(SYSTEM_PYTHON)
+    env = base_env(
+        PATH=f"{shim}:{os.environ['PATH']}",
+        HOME=str(tmp_path / "home"),
+        # Requirements from the local wheels: tests never leave loopback.
+        PIP_NO_INDEX="1",
+        PIP_FIND_LINKS=str(WHEELS),
+    )
+    server = AppServer(env, tmp_path / "server.log")
+    for name in ("PYTHON", "VIRTUAL_ENV", "WEB_CONCURRENCY", "BIND_HOST", "PYTHONPATH"):
+        server.env.pop(name, None)  # as a new user's shell would have it
+    port = server.port
+    server.command = ["bash", "-c", readme_commands()[0]]
+    server.cwd = clone
+    server.start(timeout=240)
+    try:
+        status, body = http_get(f"http://localhost:{port}/")
+        assert status == HTTPStatus.OK and b"No restaurants yet" in body
+    finally:
+        server.stop()
+    log = server.log()
+    config = (clone / ".venv" / "pyvenv.cfg").read_text()
+    assert re.search(r"^executable = /usr/bin/python3", config, re.M), config
+    assert f"Listening at: http://127.0.0.1:{port}" in log
+    assert f"Restaurant Review is ready: open http://localhost:{port}/" in log
+    assert log.count("Booting worker") == 2
+    assert "Traceback" not in log
 
 
 def test_runserver_on_a_fresh_clone_serves_pages_and_css(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from PIL import ExifTags, Image
 
 from restaurant_review.models import Review
 from tests.azurite import Azurite
-from tests.conftest import BlobApp, image_bytes, review_insert_fails, upload
+from tests.helpers import BlobApp, image_bytes, review_insert_fails, upload
 
 pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
 
@@ -159,22 +159,22 @@ def test_page_of_photos_costs_a_constant_number_of_storage_calls(
 
 
 def test_admin_delete_removes_the_blob(
-    admin_client_logged_in: Client,
+    admin_client: Client,
     make_restaurant: Any,
     review_data: Any,
     blob_app: BlobApp,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    post_review(admin_client_logged_in, make_restaurant(), review_data, image_bytes())
+    post_review(admin_client, make_restaurant(), review_data, image_bytes())
     review = Review.objects.get()
     assert blob_app.blob_names() == [review.photo.name]
-    page = admin_client_logged_in.get(
+    page = admin_client.get(
         reverse("admin:restaurant_review_review_change", args=[review.pk])
     ).content.decode()
     assert "sig=" in page  # the admin preview uses a working link too
     delete = reverse("admin:restaurant_review_review_delete", args=[review.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        admin_client_logged_in.post(delete, {"post": "yes"})
+        admin_client.post(delete, {"post": "yes"})
     assert blob_app.blob_names() == []
 
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from restaurant_review.models import Restaurant, Review
-from tests.conftest import image_bytes, review_insert_fails, upload
+from tests.helpers import image_bytes, review_insert_fails, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -319,7 +319,7 @@ def test_csrf_is_enforced_on_forms(make_restaurant: Any, review_data: Any) -> No
 
 
 def test_admin_pages_load_for_superuser(
-    admin_client_logged_in: Client, make_restaurant: Any, make_review: Any
+    admin_client: Client, make_restaurant: Any, make_review: Any
 ) -> None:
     restaurant = make_restaurant(name="Admin Place")
     review = make_review(restaurant=restaurant)
@@ -333,8 +333,8 @@ def test_admin_pages_load_for_superuser(
         reverse("admin:restaurant_review_review_add"),
     ]
     for page in pages:
-        assert admin_client_logged_in.get(page).status_code == HTTPStatus.OK, page
-    changelist = admin_client_logged_in.get(pages[1], {"q": "Admin"}).content.decode()
+        assert admin_client.get(page).status_code == HTTPStatus.OK, page
+    changelist = admin_client.get(pages[1], {"q": "Admin"}).content.decode()
     assert "Admin Place" in changelist and "4.0" in changelist
 
 
@@ -345,35 +345,35 @@ def test_admin_requires_login(client: Client) -> None:
 
 
 def test_admin_delete_review_deletes_its_photo(
-    admin_client_logged_in: Client,
+    admin_client: Client,
     make_restaurant: Any,
     review_data: Any,
     media_files: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     restaurant = make_restaurant()
-    admin_client_logged_in.post(
+    admin_client.post(
         review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
     )
     review = Review.objects.get()
     assert len(media_files()) == 1
     delete = reverse("admin:restaurant_review_review_delete", args=[review.pk])
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client_logged_in.post(delete, {"post": "yes"})
+        response = admin_client.post(delete, {"post": "yes"})
     assert response.status_code == HTTPStatus.FOUND
     assert Review.objects.count() == 0
     assert media_files() == []
 
 
 def test_admin_photo_upload_is_checked_and_reencoded(
-    admin_client_logged_in: Client, make_restaurant: Any, jpeg_with_gps: bytes
+    admin_client: Client, make_restaurant: Any, jpeg_with_gps: bytes
 ) -> None:
     restaurant = make_restaurant()
     add = reverse("admin:restaurant_review_review_add")
     fields = {"restaurant": restaurant.pk, "user_name": "Eve", "rating": 3, "review_text": "ok"}
-    bad = admin_client_logged_in.post(add, {**fields, "photo": upload("x.png", b"nope")})
+    bad = admin_client.post(add, {**fields, "photo": upload("x.png", b"nope")})
     assert bad.status_code == HTTPStatus.OK and Review.objects.count() == 0
-    good = admin_client_logged_in.post(add, {**fields, "photo": upload("g.jpg", jpeg_with_gps)})
+    good = admin_client.post(add, {**fields, "photo": upload("g.jpg", jpeg_with_gps)})
     assert good.status_code == HTTPStatus.FOUND
     with Review.objects.get().photo.open("rb") as stored:
         assert b"Test Camera" not in stored.read()

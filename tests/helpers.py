@@ -1,0 +1,89 @@
+"""Helpers the tests share: test data, failure injection, and the Blob Storage test app.
+
+Imported by test modules and by conftest.py (pytest advises against importing from conftest).
+"""
+
+import io
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.files.uploadedfile import SimpleUploadedFile
+from PIL import ExifTags, Image
+
+from tests.azurite import STORAGE_RESOURCE, Azurite
+from tests.identity import IdentityEndpoint
+
+# The app's host name in Azure-mode tests (WEBSITE_HOSTNAME).
+AZURE_HOST = "restaurant-review.azurewebsites.net"
+
+
+def image_bytes(
+    image_format: str = "JPEG", *, size: tuple[int, int] = (64, 48), gps: bool = False
+) -> bytes:
+    """A real image; with gps=True it carries EXIF GPS coordinates and a camera model."""
+    image = Image.new("RGB", size, (200, 30, 40))
+    buffer = io.BytesIO()
+    options: dict[str, Any] = {}
+    if gps:
+        exif = Image.Exif()
+        exif[ExifTags.Base.Model] = "Test Camera"
+        exif[ExifTags.IFD.GPSInfo] = {
+            ExifTags.GPS.GPSLatitudeRef: "N",
+            ExifTags.GPS.GPSLatitude: (47.0, 36.0, 22.0),
+            ExifTags.GPS.GPSLongitudeRef: "W",
+            ExifTags.GPS.GPSLongitude: (122.0, 19.0, 55.0),
+        }
+        options["exif"] = exif
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, content_type=content_type)
+
+
+@contextmanager
+def review_insert_fails() -> Iterator[None]:
+    """The database refuses to store a review (after any photo was uploaded)."""
+    from django.db import OperationalError, connection
+
+    def fail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith("INSERT") and "restaurant_review_review" in sql:
+            raise OperationalError("database went away")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield
+
+
+@dataclass
+class BlobApp:
+    """A container in Azurite and the identity endpoint the app's credential talks to."""
+
+    azurite: Azurite
+    endpoint: IdentityEndpoint
+    container: str
+    client_id: str
+    url_mode: str
+
+    @property
+    def admin(self) -> Any:
+        return self.azurite.admin(self.endpoint).get_container_client(self.container)
+
+    def blob_names(self) -> list[str]:
+        return sorted(blob.name for blob in self.admin.list_blobs())
+
+    def storage_options(self, **overrides: Any) -> dict[str, Any]:
+        return {
+            "account_url": self.azurite.account_url,
+            "container": self.container,
+            "client_id": self.client_id,
+            "url_mode": self.url_mode,
+            "sas_minutes": 60,
+            **overrides,
+        }
+
+    def token_calls(self) -> int:
+        return len(self.endpoint.calls_for(STORAGE_RESOURCE))
