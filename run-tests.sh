@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: installs what the tests need, then runs pytest.
+# The whole test suite on a fresh machine: installs what the tests need, runs ruff and mypy,
+# then pytest.
 # README's test command and CI's (.ci/run) are this script. Extra arguments go to pytest.
 #
 # Real components come from Debian's packages and npm when missing (needs root or sudo):
@@ -35,6 +36,12 @@ use_python requirements-dev.txt
 # The runtime wheels, so the first-run test installs a fresh clone without leaving loopback.
 "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
   -r requirements.txt -d .ci/cache/wheels >/dev/null || say "could not download wheels: the first-run test will not run"
+
+# Lint, format and types first: a finding fails the run before any slow test starts.
+say "ruff check, ruff format --check, mypy"
+"$PYTHON" -m ruff check --quiet .
+"$PYTHON" -m ruff format --check --quiet .
+"$PYTHON" -m mypy --no-error-summary azureproject restaurant_review
 
 if ! have_postgres; then
   say "PostgreSQL server binaries"

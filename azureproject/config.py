@@ -82,12 +82,12 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
             raise ImproperlyConfigured(
                 "AZURE_POSTGRESQL_CONNECTIONSTRING is not a libpq 'key=value ...' string."
             ) from None
-        host = parts.pop("host", "")
-        name = parts.pop("dbname", "")
-        user = parts.pop("user", "")
-        port = parts.pop("port", "")
-        password = parts.pop("password", "")
-        sslmode = parts.pop("sslmode", "")
+        host = str(parts.pop("host", ""))
+        name = str(parts.pop("dbname", ""))
+        user = str(parts.pop("user", ""))
+        port = str(parts.pop("port", ""))
+        password = str(parts.pop("password", ""))
+        sslmode = str(parts.pop("sslmode", ""))
         if not (host and name and user):
             raise ImproperlyConfigured(
                 "AZURE_POSTGRESQL_CONNECTIONSTRING needs host, dbname and user."

@@ -4,7 +4,7 @@ They carry a one-line message meant for operators: what failed, where, and as wh
 `manage.py` prints that line instead of a traceback; the middleware turns it into a 503 page.
 """
 
-from django.db import OperationalError
+from django.db import InterfaceError, OperationalError
 
 
 class DependencyUnavailable(Exception):
@@ -21,3 +21,7 @@ class StorageUnavailable(DependencyUnavailable, OSError):
     An OSError, like a disk failure in Django's FileSystemStorage, so app code can handle
     both without knowing which storage is configured.
     """
+
+
+# What a view may raise when a dependency is down: answered with the 503 page, never a 500.
+OUTAGES = (DependencyUnavailable, OperationalError, InterfaceError)

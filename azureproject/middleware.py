@@ -4,17 +4,15 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template import loader
 
-from azureproject.errors import DependencyUnavailable
+from azureproject.errors import OUTAGES, DependencyUnavailable
 from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
 from azureproject.views import outage_response
+from restaurant_review.photos import megabytes
 
 logger = logging.getLogger(__name__)
-
-OUTAGES = (DependencyUnavailable, OperationalError, InterfaceError)
 
 
 class HealthCheckMiddleware:
@@ -57,7 +55,7 @@ class RequestSizeLimitMiddleware:
                 "Refused a %s-byte request to %s (limit %s)", length, request.path, limit
             )
             body = loader.render_to_string(
-                "413.html", {"limit_mb": f"{settings.PHOTO_MAX_BYTES / (1024 * 1024):g}"}
+                "413.html", {"limit_mb": megabytes(settings.PHOTO_MAX_BYTES)}
             )
             return HttpResponse(body, status=413)
         return self.get_response(request)

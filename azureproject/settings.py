@@ -146,6 +146,10 @@ STORAGES = {
 # The app serves its own uploaded photos only when they are on local disk.
 SERVE_MEDIA = not uses_blob_storage(env)
 
+# Photo names are unique and a stored photo never changes, so browsers and CDNs may keep one
+# for a year: the Cache-Control of every photo, from Blob Storage or from the app.
+PHOTO_CACHE_CONTROL = "public, max-age=31536000, immutable"
+
 # PHOTO_MAX_MB: the largest photo upload accepted, in megabytes (default 5).
 PHOTO_MAX_BYTES = env_int(env, "PHOTO_MAX_MB", default=5) * 1024 * 1024
 # PHOTO_MAX_EDGE: photos are scaled down so neither side exceeds this many pixels.

@@ -9,10 +9,10 @@ private container) or plain blob URLs for a public container.
 
 import logging
 import mimetypes
-import posixpath
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
@@ -24,6 +24,7 @@ from azure.storage.blob import (
     UserDelegationKey,
     generate_blob_sas,
 )
+from django.conf import settings
 from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import Storage
@@ -34,14 +35,6 @@ from azureproject.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Names are unique and never rewritten, so browsers and CDNs may keep a photo for a year.
-CACHE_CONTROL = "public, max-age=31536000, immutable"
-CONTENT_TYPES = {
-    ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-}
 # After Storage failed to give a delegation key, pages use plain links for this long rather than
 # asking again for every photo on the page.
 KEY_RETRY_SECONDS = 30
@@ -50,7 +43,7 @@ KEY_LIFETIME = timedelta(days=1)
 
 # A user posting a review waits for these: a few quick retries, then a clear message, rather
 # than the SDK's default of 10 retries starting at 15 s.
-RETRY_OPTIONS = {
+RETRY_OPTIONS: dict[str, Any] = {
     "retry_total": 2,
     "initial_backoff": 0.5,
     "increment_base": 2,
@@ -59,32 +52,9 @@ RETRY_OPTIONS = {
     "read_timeout": 30,
 }
 
-_clients_lock = threading.Lock()
-_clients: dict[tuple[str, str | None], BlobServiceClient] = {}
-
-
-def service_client(*, account_url: str, client_id: str | None) -> BlobServiceClient:
-    """One BlobServiceClient per account and identity per process (its connections are reused)."""
-    key = (account_url, client_id)
-    with _clients_lock:
-        client = _clients.get(key)
-        if client is None:
-            client = _clients[key] = BlobServiceClient(
-                account_url, credential=get_credential(client_id=client_id), **RETRY_OPTIONS
-            )
-        return client
-
-
-def reset_service_clients() -> None:
-    with _clients_lock:
-        for client in _clients.values():
-            client.close()
-        _clients.clear()
-
 
 def content_type_for(name: str) -> str:
-    suffix = posixpath.splitext(name)[1].lower()
-    return CONTENT_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 def _cause(exc: BaseException) -> str:
@@ -113,12 +83,17 @@ class AzureBlobPhotoStorage(Storage):
         self._key: UserDelegationKey | None = None
         self._key_expiry: datetime | None = None
         self._key_failed_at = 0.0
+        self._checked: tuple[float, tuple[bool, str]] | None = None
 
     # Clients
 
-    @property
+    @cached_property
     def service(self) -> BlobServiceClient:
-        return service_client(account_url=self.account_url, client_id=self.client_id)
+        """One client per storage, and Django keeps one storage per alias: connections and the
+        credential's token cache serve every request of the process."""
+        return BlobServiceClient(
+            self.account_url, credential=get_credential(client_id=self.client_id), **RETRY_OPTIONS
+        )
 
     @property
     def container_client(self) -> Any:
@@ -126,7 +101,7 @@ class AzureBlobPhotoStorage(Storage):
 
     def describe(self) -> str:
         identity = get_credential(client_id=self.client_id).describe()
-        return f"container {self.container!r} at {self.account_url} as the {identity}"
+        return f"container {self.container!r} at {self.account_url} with {identity}"
 
     def _unavailable(self, action: str, exc: BaseException) -> StorageUnavailable:
         message = (
@@ -148,19 +123,19 @@ class AzureBlobPhotoStorage(Storage):
 
     def _save(self, name: str, content: File) -> str:
         content.seek(0)
-        settings = ContentSettings(content_type=content_type_for(name), cache_control=CACHE_CONTROL)
-        for _attempt in range(3):
-            try:
-                self.container_client.upload_blob(
-                    name, content, overwrite=False, content_settings=settings
-                )
-                return name
-            except ResourceExistsError:
-                name = self.get_alternative_name(*posixpath.splitext(name))
-                content.seek(0)
-            except AzureError as exc:
-                raise self._unavailable(f"upload {name}", exc) from exc
-        raise FileExistsError(f"could not find a free name for {name}")
+        content_settings = ContentSettings(
+            content_type=content_type_for(name), cache_control=settings.PHOTO_CACHE_CONTROL
+        )
+        try:
+            self.container_client.upload_blob(
+                name, content, overwrite=False, content_settings=content_settings
+            )
+        except ResourceExistsError:
+            # Names are random, so this is a caller's mistake, never a collision to retry.
+            raise FileExistsError(f"photo {name} exists already and is never overwritten") from None
+        except AzureError as exc:
+            raise self._unavailable(f"upload {name}", exc) from exc
+        return name
 
     def _open(self, name: str, mode: str = "rb") -> File:
         if "w" in mode or "a" in mode:
@@ -208,7 +183,7 @@ class AzureBlobPhotoStorage(Storage):
         if key is None:
             return blob_url  # Works on a public container; the page renders either way.
         sas = generate_blob_sas(
-            account_name=self.service.account_name,
+            account_name=self.service.account_name or "",
             container_name=self.container,
             blob_name=name or "",
             user_delegation_key=key,
@@ -247,8 +222,15 @@ class AzureBlobPhotoStorage(Storage):
 
     # Health
 
-    def check(self) -> tuple[bool, str]:
-        """Whether the container exists and the identity may use it, with a sentence saying so."""
+    def check(self, *, max_age: float = 0) -> tuple[bool, str]:
+        """Whether the container exists and the identity may use it, with a sentence saying so;
+        a result at most `max_age` seconds old is answered again without asking Storage."""
+        now = time.monotonic()
+        if self._checked is None or now - self._checked[0] > max_age:
+            self._checked = (now, self._check())
+        return self._checked[1]
+
+    def _check(self) -> tuple[bool, str]:
         try:
             self.container_client.get_container_properties()
         except ResourceNotFoundError:

@@ -3,13 +3,12 @@
 import sys
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import loader
 from django.views.decorators.http import require_GET
 from django.views.static import serve
 
-from azureproject.errors import DependencyUnavailable
+from azureproject.errors import OUTAGES
 
 
 def outage_response() -> HttpResponse:
@@ -22,15 +21,14 @@ def outage_response() -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     """handler500: an outage raised outside a view is still a 503."""
     exception = sys.exc_info()[1]
-    if isinstance(exception, DependencyUnavailable | OperationalError | InterfaceError):
+    if isinstance(exception, OUTAGES):
         return outage_response()
     return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
 @require_GET
-def serve_media(request: HttpRequest, path: str) -> HttpResponse:
+def serve_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Embedded default only: uploaded photos from MEDIA_ROOT (Blob Storage serves its own)."""
-    response = serve(request, path, document_root=settings.MEDIA_ROOT)
-    # Photo names are unique and never rewritten.
-    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response = serve(request, path, document_root=str(settings.MEDIA_ROOT))
+    response["Cache-Control"] = settings.PHOTO_CACHE_CONTROL
     return response

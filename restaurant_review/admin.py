@@ -1,10 +1,12 @@
+from typing import cast
+
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from restaurant_review.forms import ReviewAdminForm
-from restaurant_review.models import Restaurant, Review
+from restaurant_review.models import Restaurant, RestaurantQuerySet, Review
 
 
 def _photo_preview(review: Review, *, height: int) -> str:
@@ -34,7 +36,7 @@ class RestaurantAdmin(admin.ModelAdmin):
     inlines = [ReviewInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Restaurant]:
-        return super().get_queryset(request).with_rating_stats()
+        return cast(RestaurantQuerySet, super().get_queryset(request)).with_rating_stats()
 
     @admin.display(description="Reviews", ordering="review_count")
     def review_count(self, restaurant: Restaurant) -> int:

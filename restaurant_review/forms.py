@@ -1,16 +1,10 @@
-import logging
-
 from django import forms
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review
-from restaurant_review.photos import PhotoError, reencode_photo
-
-logger = logging.getLogger(__name__)
-
-ACCEPTED_PHOTO_TYPES = "image/jpeg,image/png,image/webp"
+from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, delete_stored_photo
+from restaurant_review.photos import ACCEPT, FORMAT_NAMES, PhotoError, megabytes, reencode_photo
 
 
 class SearchForm(forms.Form):
@@ -22,7 +16,14 @@ class SearchForm(forms.Form):
     )
 
 
-class RestaurantForm(forms.ModelForm):
+class SiteForm(forms.ModelForm):
+    """The classes the site's stylesheet gives a field's wrapper in `{{ form }}`."""
+
+    error_css_class = "field-invalid"
+    required_css_class = "field-required"
+
+
+class RestaurantForm(SiteForm):
     class Meta:
         model = Restaurant
         fields = ["name", "street_address", "description"]
@@ -31,6 +32,8 @@ class RestaurantForm(forms.ModelForm):
 
 class PhotoFormMixin:
     """Accept a photo only if Pillow decodes it as JPEG, PNG or WebP; store it re-encoded."""
+
+    cleaned_data: dict
 
     def clean_photo(self) -> ContentFile | None:
         upload = self.cleaned_data.get("photo")
@@ -48,7 +51,7 @@ class PhotoFormMixin:
             )
         except PhotoError as exc:
             raise forms.ValidationError(str(exc), code="invalid_photo") from None
-        return ContentFile(photo.content, name=f"photo.{photo.extension}")
+        return ContentFile(photo.content, name=f"photo.{photo.format.extension}")
 
 
 def save_review(review: Review, *, photo: ContentFile | None) -> Review:
@@ -58,24 +61,19 @@ def save_review(review: Review, *, photo: ContentFile | None) -> Review:
     """
     with transaction.atomic():
         if photo is not None:
-            review.photo.save(photo.name, photo, save=False)
+            review.photo.save(photo.name or "photo", photo, save=False)
         try:
             review.save()
         except BaseException:
             if photo is not None:
-                _delete_orphan(review.photo.name)
+                delete_stored_photo(review.photo.name, why="its review was not saved")
             raise
     return review
 
 
-def _delete_orphan(name: str) -> None:
-    try:
-        Review.photo.field.storage.delete(name)
-    except Exception:
-        logger.exception("Could not delete photo %s after the review was not saved", name)
+class ReviewForm(PhotoFormMixin, SiteForm):
+    """A new review of `instance.restaurant`: ReviewForm(instance=Review(restaurant=...))."""
 
-
-class ReviewForm(PhotoFormMixin, forms.ModelForm):
     rating = forms.TypedChoiceField(
         choices=[("", "Choose a rating")]
         + [
@@ -87,8 +85,7 @@ class ReviewForm(PhotoFormMixin, forms.ModelForm):
     photo = forms.FileField(
         label="Photo (optional)",
         required=False,
-        help_text="JPEG, PNG or WebP.",
-        widget=forms.FileInput(attrs={"accept": ACCEPTED_PHOTO_TYPES}),
+        widget=forms.FileInput(attrs={"accept": ACCEPT}),
     )
 
     class Meta:
@@ -96,16 +93,14 @@ class ReviewForm(PhotoFormMixin, forms.ModelForm):
         fields = ["user_name", "rating", "review_text", "photo"]
         widgets = {"review_text": forms.Textarea(attrs={"rows": 4})}
 
-    def __init__(self, *args, restaurant: Restaurant, **kwargs) -> None:
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.restaurant = restaurant
         self.fields[
             "photo"
-        ].help_text = f"JPEG, PNG or WebP, up to {settings.PHOTO_MAX_BYTES // (1024 * 1024)} MB."
+        ].help_text = f"{FORMAT_NAMES}, up to {megabytes(settings.PHOTO_MAX_BYTES)} MB."
 
     def save(self, commit: bool = True) -> Review:
         review = super().save(commit=False)
-        review.restaurant = self.restaurant
         if commit:
             photo = self.cleaned_data.get("photo")
             review.photo = None

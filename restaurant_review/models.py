@@ -1,3 +1,4 @@
+import logging
 import uuid
 from pathlib import PurePath
 
@@ -7,6 +8,8 @@ from django.db.models import Avg, Count, FloatField, IntegerField, OuterRef, Q, 
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 RATING_MIN = 1
 RATING_MAX = 5
@@ -45,6 +48,10 @@ class Restaurant(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     objects = RestaurantQuerySet.as_manager()
+
+    # Set on the rows of RestaurantQuerySet.with_rating_stats().
+    avg_rating: float | None
+    review_count: int
 
     class Meta:
         ordering = ["name", "pk"]
@@ -87,3 +94,12 @@ class Review(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_name} on {self.restaurant}: {self.rating}/5"
+
+
+def delete_stored_photo(name: str, *, why: str) -> None:
+    """Remove a review's photo from storage. A failure is logged, not raised: the row, which is
+    what people see, is already right, and a stray file costs only storage."""
+    try:
+        Review.photo.field.storage.delete(name)
+    except Exception:
+        logger.exception("Could not delete photo %s (%s)", name, why)

@@ -1,19 +1,39 @@
 """Photo checks and re-encoding: only real JPEG, PNG or WebP images, stripped of metadata."""
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from typing import IO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Pillow format name -> (file extension, content type) of the photos we accept and store.
+
+@dataclass(frozen=True)
+class PhotoFormat:
+    name: str  # as people know it
+    extension: str  # of the stored file, which decides its Content-Type (mimetypes)
+    content_type: str
+
+
+# The photo formats we accept and store, by Pillow's format name: the one list of them.
 FORMATS = {
-    "JPEG": ("jpg", "image/jpeg"),
-    "PNG": ("png", "image/png"),
-    "WEBP": ("webp", "image/webp"),
+    "JPEG": PhotoFormat("JPEG", "jpg", "image/jpeg"),
+    "PNG": PhotoFormat("PNG", "png", "image/png"),
+    "WEBP": PhotoFormat("WebP", "webp", "image/webp"),
 }
-CONTENT_TYPES = {extension: content_type for extension, content_type in FORMATS.values()}
+# For people ("JPEG, PNG or WebP") and for the file input's `accept` attribute.
+_names = [photo_format.name for photo_format in FORMATS.values()]
+FORMAT_NAMES = f"{', '.join(_names[:-1])} or {_names[-1]}"
+ACCEPT = ",".join(photo_format.content_type for photo_format in FORMATS.values())
+
+MEGABYTE = 1024 * 1024
+
+
+def megabytes(size: int) -> str:
+    """`size` in MB for people: one decimal at most, rounded up, so a photo just over a 5 MB
+    limit reads 5.1 MB rather than the limit itself."""
+    return f"{math.ceil(size * 10 / MEGABYTE) / 10:.1f}".removesuffix(".0")
 
 
 class PhotoError(ValueError):
@@ -23,14 +43,9 @@ class PhotoError(ValueError):
 @dataclass(frozen=True)
 class Photo:
     content: bytes
-    extension: str
-    content_type: str
+    format: PhotoFormat
     width: int
     height: int
-
-
-def _megabytes(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
 def reencode_photo(
@@ -40,15 +55,14 @@ def reencode_photo(
     turned upright, and scaled so neither side exceeds `max_edge`."""
     if size > max_bytes:
         raise PhotoError(
-            f"The photo is {_megabytes(size)} MB; "
-            f"the largest accepted is {_megabytes(max_bytes)} MB."
+            f"The photo is {megabytes(size)} MB; the largest accepted is {megabytes(max_bytes)} MB."
         )
     upload.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(upload, formats=list(FORMATS)) as original:
-                image_format = original.format
+                image_format = original.format or ""  # one of FORMATS: Pillow tried no other
                 if original.width * original.height > max_pixels:
                     raise PhotoError("The photo has too many pixels; please upload a smaller one.")
                 original.load()
@@ -60,12 +74,11 @@ def reencode_photo(
         raise PhotoError("The photo has too many pixels; please upload a smaller one.") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise PhotoError(
-            "The file is not a JPEG, PNG or WebP image, or it is damaged. "
+            f"The file is not a {FORMAT_NAMES} image, or it is damaged. "
             "Please choose another photo."
         ) from None
 
     image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
-    extension, content_type = FORMATS[image_format]
     options: dict[str, object] = {}
     if icc_profile:
         options["icc_profile"] = icc_profile  # Keep colours right; it holds no personal data.
@@ -84,8 +97,7 @@ def reencode_photo(
     image.save(buffer, format=image_format, **options)
     return Photo(
         content=buffer.getvalue(),
-        extension=extension,
-        content_type=content_type,
+        format=FORMATS[image_format],
         width=image.width,
         height=image.height,
     )

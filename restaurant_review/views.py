@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from restaurant_review.forms import RestaurantForm, ReviewForm, SearchForm
-from restaurant_review.models import Restaurant
+from restaurant_review.models import Restaurant, Review
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ PHOTO_NOT_STORED = (
 def index(request: HttpRequest) -> HttpResponse:
     search_form = SearchForm(request.GET)
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-    restaurants = Restaurant.objects.with_rating_stats().search(query).order_by("name", "pk")
+    restaurants = Restaurant.objects.with_rating_stats().search(query)
     page = Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "search_form": search_form, "query": query}
     return render(request, "restaurant_review/index.html", context)
@@ -34,7 +34,7 @@ def index(request: HttpRequest) -> HttpResponse:
 def _render_details(
     request: HttpRequest, restaurant: Restaurant, form: ReviewForm, *, status: int = HTTPStatus.OK
 ) -> HttpResponse:
-    reviews = restaurant.reviews.order_by("-created_at", "-pk")
+    reviews = restaurant.reviews.all()
     page = Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"restaurant": restaurant, "page": page, "form": form}
     return render(request, "restaurant_review/details.html", context, status=status)
@@ -43,7 +43,7 @@ def _render_details(
 @require_GET
 def details(request: HttpRequest, pk: int) -> HttpResponse:
     restaurant = get_object_or_404(Restaurant.objects.with_rating_stats(), pk=pk)
-    return _render_details(request, restaurant, ReviewForm(restaurant=restaurant))
+    return _render_details(request, restaurant, ReviewForm(instance=Review(restaurant=restaurant)))
 
 
 @require_http_methods(["GET", "POST"])
@@ -65,7 +65,7 @@ def create_restaurant(request: HttpRequest) -> HttpResponse:
 @require_POST
 def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     restaurant = get_object_or_404(Restaurant.objects.with_rating_stats(), pk=pk)
-    form = ReviewForm(request.POST, request.FILES, restaurant=restaurant)
+    form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
         return _render_details(request, restaurant, form, status=HTTPStatus.BAD_REQUEST)
     try:

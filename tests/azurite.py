@@ -10,6 +10,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
 from tests.identity import IdentityEndpoint
-from tests.services import free_port
+from tests.services import free_port, wait_until
 
 STORAGE_RESOURCE = "https://storage.azure.com"
 ACCOUNT = "devstoreaccount1"
@@ -84,6 +85,13 @@ class Azurite:
             except OSError:
                 time.sleep(0.1)
         raise TimeoutError("Azurite did not start")
+
+    def flush_log(self, endpoint: IdentityEndpoint) -> None:
+        """Wait until Azurite's access log holds every request made so far: it writes the log
+        in order but after answering, so a marker request's line means the ones before are in."""
+        marker = f"log-marker-{uuid.uuid4().hex}"
+        self.admin(endpoint).get_blob_client("photos", marker).exists()
+        wait_until(lambda: self.requests_logged(marker) > 0, what="Azurite's access log")
 
     def requests_logged(self, text: str) -> int:
         """How many requests in Azurite's access log contain `text`."""

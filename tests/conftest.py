@@ -22,6 +22,17 @@ from tests.identity import IdentityEndpoint
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
 from tests.services import unavailable
 
+# Tests that start processes (the app, servers, browsers, scripts): `-m "not slow"` skips them.
+SLOW_MODULES = {"test_start", "test_e2e", "test_deploy", "test_production"}
+REAL_COMPONENTS = {"postgres_server", "azurite"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or fixtures & REAL_COMPONENTS:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(autouse=True)
 def _media_and_static(settings: Any, tmp_path: Path) -> None:
@@ -142,8 +153,6 @@ def blob_app(
 ) -> Iterator[BlobApp]:
     """Photos go to a fresh container in Azurite, through the app's real storage and the real
     DefaultAzureCredential. `sas` (default): a private container; `public`: public blob access."""
-    from azureproject.storage import reset_service_clients
-
     url_mode = request.param
     client_id = f"app-client-{uuid.uuid4().hex[:8]}"
     endpoint = IdentityEndpoint(client_ids={client_id}).start()
@@ -153,7 +162,6 @@ def blob_app(
     )
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(azurite.ca_file))
     identity_in_process(endpoint)
-    reset_service_clients()
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
@@ -162,7 +170,6 @@ def blob_app(
         },
     }
     yield app
-    reset_service_clients()
     endpoint.stop()
 
 

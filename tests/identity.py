@@ -50,6 +50,7 @@ class IdentityEndpoint:
         self.header = secrets.token_urlsafe(16)
         self.signing_key = secrets.token_bytes(32)
         self.calls: list[TokenCall] = []
+        self.minted = 0  # distinct tokens handed out
         # Like App Service's endpoint, the same token is handed out until it expires, so every
         # process of the app holds the one token that is currently the database password.
         self._issued: dict[tuple[str, str | None], tuple[str, int]] = {}
@@ -80,6 +81,11 @@ class IdentityEndpoint:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def tokens_expired(self) -> bool:
+        """Whether every token handed out so far has expired (the next call mints anew)."""
+        with self._lock:
+            return all(expires_on <= time.time() for _, expires_on in self._issued.values())
 
     def object_id(self, client_id: str | None) -> str:
         return str(uuid.uuid5(uuid.NAMESPACE_URL, f"identity:{client_id or 'system'}"))
@@ -155,6 +161,7 @@ class IdentityEndpoint:
                     issued = endpoint._issued.get((resource, client_id))
                     if issued is None or issued[1] <= time.time():
                         issued = endpoint.mint(resource, client_id)
+                        endpoint.minted += 1
                         endpoint._issued[(resource, client_id)] = issued
                         if endpoint.on_token is not None:
                             endpoint.on_token(resource, issued[0], client_id)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -97,6 +97,15 @@ def wait_for_http(
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"nothing answered {url} within {timeout} s")
+
+
+def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 15) -> None:
+    """Check `condition` until it holds, a moment apart, or fail after `timeout` s naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: not within {timeout} s")
+        time.sleep(0.1)
 
 
 def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subprocess.CompletedProcess:

@@ -1,8 +1,8 @@
 """The Entra-token PostgreSQL backend against a real PostgreSQL server and the real
 DefaultAzureCredential, talking to the test managed-identity endpoint."""
 
+import logging
 import threading
-import time
 import uuid
 from http import HTTPStatus
 from pathlib import Path
@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from django.db.utils import ConnectionHandler
 
+from azureproject.credential import get_credential
 from azureproject.errors import DatabaseUnavailable
 from tests.postgres import PostgresApp, make_postgres_app
-from tests.services import app_server, base_env, http_get, manage
+from tests.services import app_server, base_env, http_get, manage, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -141,12 +142,15 @@ def test_tokens_rotate_and_new_connections_use_the_new_one(
         env = base_env(**app.env, DB_CONN_MAX_AGE="0")
         assert manage("migrate", "--noinput", env=app.env).returncode == 0
         with app_server(env, tmp_path / "server.log") as server:
-            statuses = []
-            deadline = time.monotonic() + 7  # past three token lifetimes
-            while time.monotonic() < deadline:
+            statuses: list[int] = []
+            before = app.endpoint.minted
+
+            def rotated_three_times() -> bool:
                 statuses.append(http_get(server.url + "/")[0])
-                time.sleep(0.25)
-        assert set(statuses) == {HTTPStatus.OK}
+                return app.endpoint.minted >= before + 3
+
+            wait_until(rotated_three_times, what="three token rotations under requests")
+        assert len(statuses) > 4 and set(statuses) == {HTTPStatus.OK}
         # Each token became the password when issued, invalidating the one before: requests
         # only succeeded because new connections presented the newest token.
         assert app.token_calls() >= 4
@@ -213,7 +217,8 @@ def test_pool_gives_new_connections_a_fresh_token(
         with pool.connection() as first:
             assert first.execute("SELECT current_user").fetchone()[0] == app.role
             calls = app.token_calls()
-            time.sleep(1.5)  # the first token expires; the next connection needs a new one
+            # The first token expires; the next connection needs a new one.
+            wait_until(app.endpoint.tokens_expired, what="the first token's expiry")
             with pool.connection() as second:
                 assert second.execute("SELECT current_user").fetchone()[0] == app.role
         assert app.token_calls() > calls
@@ -263,7 +268,7 @@ def test_without_client_id_the_system_assigned_identity_is_used(
 ) -> None:
     identity_in_process(postgres_app.endpoint)
     settings = postgres_app.settings_dict(AZURE_CLIENT_ID=None)
-    with pytest.raises(DatabaseUnavailable, match="from the system-assigned managed identity"):
+    with pytest.raises(DatabaseUnavailable, match="or the system-assigned managed identity"):
         wrapper(settings).ensure_connection()  # no system-assigned identity yet
     postgres_app.endpoint.system_assigned = True
     connection = wrapper(settings)
@@ -289,3 +294,30 @@ def test_service_connector_connection_string_logs_in_with_the_token(
     result = manage("migrate", "--noinput", env=env)
     assert result.returncode == 0, result.stderr
     assert postgres_app.token_calls() == 1
+
+
+@pytest.mark.parametrize(
+    ("azure_mode", "kind"),
+    [(True, "ManagedIdentityCredential"), (False, "DefaultAzureCredential")],
+)
+def test_credential_by_mode_is_logged_and_logs_in(
+    postgres_app: PostgresApp,
+    identity_in_process: Any,
+    settings: Any,
+    caplog: Any,
+    azure_mode: bool,
+    kind: str,
+) -> None:
+    """App Service: a managed identity and nothing else; a developer's machine: the chain."""
+    settings.AZURE_MODE = azure_mode
+    identity_in_process(postgres_app.endpoint)
+    caplog.set_level(logging.INFO, logger="azureproject.credential")
+    connection = wrapper(postgres_app.settings_dict())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone()[0] == postgres_app.role
+    connection.close()
+    credential = get_credential(client_id=postgres_app.client_id)
+    assert credential.kind == kind
+    assert f"Microsoft Entra tokens from {kind}" in caplog.text
+    assert f"client id {postgres_app.client_id}" in caplog.text

@@ -1,6 +1,7 @@
 """Every environment variable the code reads is documented in the README and .env.sample."""
 
 import re
+import subprocess
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -51,3 +52,26 @@ def test_readme_starts_with_the_run_and_test_commands() -> None:
     assert blocks[0] == "./start.sh"
     assert blocks[1] == "./run-tests.sh"
     assert "./run-tests.sh" in (PROJECT_DIR / ".ci" / "run").read_text()
+
+
+def test_readme_layout_names_every_file_and_module() -> None:
+    """The Layout section keeps up with the tree: every tracked top-level entry, and every
+    module of azureproject/ and restaurant_review/, is named there."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    layout = text.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    named = set(re.findall(r"`([^`]+)`", layout))
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
+    ).stdout.split()
+    top = {name.split("/")[0] + ("/" if "/" in name else "") for name in tracked}
+    assert {entry for entry in top if not any(n.startswith(entry) for n in named)} == set()
+    modules = {
+        Path(name).name
+        for name in tracked
+        if name.startswith(("azureproject/", "restaurant_review/"))
+        and name.endswith(".py")
+        and "/migrations/" not in name
+        and not name.endswith("__init__.py")
+    }
+    assert len(modules) > 20  # the scan works
+    assert modules - named == set()

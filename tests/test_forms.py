@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def review_form(restaurant: Any, data: dict[str, Any], photo: Any = None) -> ReviewForm:
     files = {"photo": photo} if photo is not None else {}
-    return ReviewForm(data, files, restaurant=restaurant)
+    return ReviewForm(data, files, instance=Review(restaurant=restaurant))
 
 
 @pytest.mark.parametrize("missing", ["name", "street_address"])
@@ -84,6 +84,18 @@ def test_oversized_photo_is_rejected_with_the_limit(
     form = review_form(make_restaurant(), review_data, upload("big.png", data, "image/png"))
     assert not form.is_valid()
     assert "the largest accepted is 1 MB" in form.errors["photo"][0]
+
+
+def test_photo_just_over_the_limit_says_a_larger_size_than_the_limit(
+    make_restaurant: Any, review_data: Any, settings: Any
+) -> None:
+    settings.PHOTO_MAX_BYTES = 5 * 1024 * 1024
+    data = image_bytes("PNG", size=(8, 8))
+    data += b"\0" * (settings.PHOTO_MAX_BYTES + 1 - len(data))
+    form = review_form(make_restaurant(), review_data, upload("big.png", data, "image/png"))
+    assert not form.is_valid()
+    assert form.errors["photo"] == ["The photo is 5.1 MB; the largest accepted is 5 MB."]
+    assert form.fields["photo"].help_text == "JPEG, PNG or WebP, up to 5 MB."
 
 
 def test_image_with_too_many_pixels_is_rejected(

@@ -9,8 +9,6 @@ import sys
 from http import HTTPStatus
 from pathlib import Path
 
-import pytest
-
 from tests.services import (
     PROJECT_DIR,
     AppServer,
@@ -20,8 +18,6 @@ from tests.services import (
     unavailable,
     wait_for_http,
 )
-
-pytestmark = pytest.mark.slow
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")
 # Downloaded by run-tests.sh, so a fresh clone installs its requirements without the network.
@@ -136,3 +132,46 @@ def test_runserver_on_a_fresh_clone_serves_pages_and_css(tmp_path: Path) -> None
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def python_chosen(tmp_path: Path, **env: str) -> str:
+    """The interpreter scripts/python-env.sh picks for requirements.txt, run in a copy of the
+    project's requirements (so nothing is made in the project itself)."""
+    for name in ("requirements.txt", "requirements-dev.txt", "scripts/python-env.sh"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT_DIR / name, tmp_path / name)
+    clean = {k: v for k, v in base_env().items() if k not in {"PYTHON", "VIRTUAL_ENV"}}
+    result = subprocess.run(
+        ["bash", "-c", '. scripts/python-env.sh && use_python requirements.txt && echo "$PYTHON"'],
+        cwd=tmp_path,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_on_app_service_start_sh_installs_nothing(tmp_path: Path) -> None:
+    assert python_chosen(tmp_path, WEBSITE_HOSTNAME="app.azurewebsites.net") == "python3"
+    assert not (tmp_path / ".venv").exists()
+
+
+def test_an_activated_virtual_environment_is_used_and_installed_once(tmp_path: Path) -> None:
+    """A venv whose requirements are installed already (the stamp matches): used as it is."""
+    venv = tmp_path / "my-venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    first = subprocess.run(
+        ["bash", "-c", "cat requirements*.txt | cksum"],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (venv / ".restaurant-review-requirements.txt.installed").write_text(first)
+    project = tmp_path / "project"
+    project.mkdir()
+    assert python_chosen(project, VIRTUAL_ENV=str(venv)) == f"{venv}/bin/python"
+    assert not (project / ".venv").exists()
+    # The PYTHON the tests (or a person) set wins, and nothing is installed into it.
+    assert python_chosen(project, PYTHON="/opt/python/bin/python3") == "/opt/python/bin/python3"

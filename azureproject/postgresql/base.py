@@ -6,9 +6,7 @@ token for Azure Database for PostgreSQL as its password, from the process-wide c
 """
 
 import logging
-import os
-import signal
-import subprocess
+from collections.abc import Iterable
 from typing import Any
 
 import psycopg
@@ -39,7 +37,7 @@ def entra_password(settings_dict: dict[str, Any]) -> str:
         cause = auth_error_cause(exc)
         message = (
             f"no Microsoft Entra token for {_where(settings_dict)} "
-            f"from the {credential.describe()}: {cause}"
+            f"from {credential.describe()}: {cause}"
         )
         logger.error("Database unavailable: %s", message)
         raise DatabaseUnavailable(f"Database unavailable: {message}") from exc
@@ -48,18 +46,13 @@ def entra_password(settings_dict: dict[str, Any]) -> str:
 class DatabaseClient(client.DatabaseClient):
     """`manage.py dbshell`: psql reads the password from PGPASSWORD, so hand it the token."""
 
-    def runshell(self, parameters: list[str]) -> None:
-        settings_dict = self.connection.settings_dict
-        if self.connection.uses_entra_token:
+    @classmethod
+    def settings_to_cmd_args_env(
+        cls, settings_dict: dict[str, Any], parameters: Iterable[str]
+    ) -> tuple[list[str], dict[str, str] | None]:
+        if not settings_dict.get("PASSWORD"):
             settings_dict = {**settings_dict, "PASSWORD": entra_password(settings_dict)}
-        args, env = self.settings_to_cmd_args_env(settings_dict, parameters)
-        sigint_handler = signal.getsignal(signal.SIGINT)
-        try:
-            # Let Ctrl-C reach psql to cancel a query, as Django's own client does.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            subprocess.run(args, env={**os.environ, **(env or {})}, check=True)
-        finally:
-            signal.signal(signal.SIGINT, sigint_handler)
+        return super().settings_to_cmd_args_env(settings_dict, parameters)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -93,7 +86,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def pool(self) -> Any:
         # Django builds the pool once with fixed connection kwargs; a token in them would go
         # stale. psycopg-pool >= 3.3 accepts a callable, called for each new connection.
-        pool = super().pool
+        pool = super().pool  # type: ignore[misc]  # django-stubs 5.2 lacks Django 5.1's pool
         if pool is not None and self.uses_entra_token and not callable(pool.kwargs):
             pool.kwargs = self._pool_connection_kwargs
         return pool

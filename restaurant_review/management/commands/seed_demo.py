@@ -1,7 +1,11 @@
-"""Fill the database with demo restaurants and reviews (for demos and benchmarks)."""
+"""Fill the database with demo restaurants and reviews that look real (for demos and benchmarks).
 
-import io
+Idempotent: the demo restaurants have names derived from --seed, and a second run that finds
+them adds nothing. --reset deletes every restaurant and review (and their photos) first.
+"""
+
 import random
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -9,32 +13,168 @@ from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
-from PIL import Image
 
-from restaurant_review.models import Restaurant, Review
-
-ADJECTIVES = ["Golden", "Blue", "Little", "Old", "Happy", "Green", "Rusty", "Silver", "Hidden"]
-NOUNS = ["Spoon", "Lantern", "Olive", "Dragon", "Harbor", "Garden", "Oven", "Fig", "Tavern"]
-STREETS = ["Main St", "Pike St", "Elm Ave", "Market St", "Harbor Rd", "Union Sq", "Bay St"]
-NAMES = ["Ana", "Ben", "Chloé", "Dmitri", "Eve", "Farah", "Gus", "Hiro", "Ines", "José"]
-PHRASES = [
-    "Great food and friendly staff.",
-    "The soup was cold, but the dessert made up for it.",
-    "Would come back for the bread alone.",
-    "A bit noisy on weekends.",
-    "Best coffee in the neighbourhood.",
-]
+from restaurant_review.management.commands._demo_photos import demo_photo
+from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review
 
 
-def _demo_photo(rng: random.Random) -> ContentFile:
-    colour = tuple(rng.randrange(256) for _ in range(3))
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 240), colour).save(buffer, format="JPEG", quality=80)
-    return ContentFile(buffer.getvalue(), name="demo.jpg")
+@dataclass(frozen=True)
+class Cuisine:
+    names: tuple[str, ...]  # name patterns: {word} from `words`, {person} from PEOPLE
+    words: tuple[str, ...]
+    dishes: tuple[str, ...]
+    photo: str  # which demo photo suits it (_demo_photos.DISHES)
+    blurb: str
+
+
+CUISINES = (
+    Cuisine(
+        ("Trattoria {word}", "Osteria {word}", "{person}'s Trattoria", "Pasta {word}"),
+        ("Bella", "Da Nonna", "Il Forno", "Luna", "Sorrento", "Verde", "Aurora", "Roma"),
+        ("cacio e pepe", "wild mushroom risotto", "tiramisu", "burrata", "pappardelle ragù"),
+        "pasta",
+        "Fresh pasta rolled every morning, and a short list of Italian wines.",
+    ),
+    Cuisine(
+        ("{word} Pizza", "Pizzeria {word}", "{person}'s Slice", "{word} Wood Oven"),
+        ("Napoli", "Forno Rosso", "Brick House", "Vesuvio", "Little Italy", "Crust"),
+        ("margherita", "diavola", "calzone", "garlic knots", "marinara pizza"),
+        "pizza",
+        "Neapolitan pizza from a wood-fired oven, in and out in ninety seconds.",
+    ),
+    Cuisine(
+        ("{word} Ramen", "Noodle House {word}", "{word} Izakaya", "{person}'s Ramen Bar"),
+        ("Sakura", "Kumo", "Tonkotsu", "Hoshi", "Mizu", "Ichiban", "Umami"),
+        ("tonkotsu ramen", "gyoza", "karaage", "miso ramen", "pork belly bao"),
+        "bowl",
+        "Broth simmered for eighteen hours, noodles made in house.",
+    ),
+    Cuisine(
+        ("{word} Thai Kitchen", "Baan {word}", "{word} Curry House", "{person}'s Thai"),
+        ("Siam", "Lotus", "Chili", "Jasmine", "Orchid", "Basil Leaf", "Tamarind"),
+        ("green curry", "pad see ew", "khao soi", "tom yum soup", "mango sticky rice"),
+        "bowl",
+        "Curries with real heat, and a kind staff who will tone it down if you ask.",
+    ),
+    Cuisine(
+        ("The {word} Table", "{word} & Greens", "{person}'s Garden", "{word} Salad Bar"),
+        ("Harvest", "Green", "Sprout", "Meadow", "Field", "Olive", "Fig"),
+        ("grain bowl", "roasted beet salad", "falafel plate", "kale caesar", "lentil soup"),
+        "salad",
+        "Seasonal vegetables from farms within fifty miles.",
+    ),
+    Cuisine(
+        ("Bistro {word}", "Café {word}", "{person}'s Brasserie", "Le Petit {word}"),
+        ("Éclair", "Lumière", "Marais", "Provence", "Chez Nous", "Montmartre", "Soleil"),
+        ("steak frites", "onion soup", "niçoise salad", "crème brûlée", "duck confit"),
+        "salad",
+        "A Parisian bistro menu, with a long zinc bar and a good house red.",
+    ),
+)
+PEOPLE = (
+    "Marta", "Luigi", "Keiko", "Somchai", "Amara", "Jules", "Rosa", "Omar", "Ines", "Tomás",
+    "Hana", "Nadia", "Felix", "Priya", "Mateo", "Yuki", "Camille", "Dario", "Leila", "Sven",
+)  # fmt: skip
+NEIGHBOURHOODS = (
+    "Ballard", "Capitol Hill", "Fremont", "Queen Anne", "Belltown", "Georgetown",
+    "Wallingford", "Columbia City", "Pioneer Square", "Ravenna", "Greenwood", "Beacon Hill",
+)  # fmt: skip
+STREETS = (
+    "Pike St", "Pine St", "Market St", "Leary Way", "Fremont Ave N", "Rainier Ave S",
+    "Broadway E", "Eastlake Ave E", "Greenwood Ave N", "1st Ave S", "Stone Way N", "15th Ave E",
+)  # fmt: skip
+REVIEWERS = (
+    "Ana P.", "Ben", "Chloé M.", "Dmitri", "Eve L.", "Farah K.", "Gus", "Hiro T.", "Isla",
+    "José R.", "Kwame", "Lena W.", "Maya", "Noor S.", "Olivia", "Pavel D.", "Quinn", "Rafa",
+    "Sara B.", "Theo", "Uma", "Victor H.", "Wen", "Ximena", "Yara G.", "Zoe",
+)  # fmt: skip
+# Review sentences by rating, so the words agree with the stars. {dish} is one of the cuisine's.
+OPENINGS = {
+    1: ("Disappointing from start to finish.", "We will not be back.", "Not worth the money."),
+    2: ("Not great, sadly.", "Had high hopes after the reviews.", "A mixed evening at best."),
+    3: ("Decent, if not memorable.", "A solid neighbourhood spot.", "Fine for a weeknight."),
+    4: ("Really good meal.", "Lovely place, we'll be back.", "A reliable favourite."),
+    5: ("Outstanding!", "Best meal we've had in months.", "Everything was perfect."),
+}
+DETAILS = {
+    1: (
+        "The {dish} arrived cold and we waited forty minutes for it.",
+        "Our server forgot half the order and the {dish} was bland.",
+        "The {dish} tasted reheated, and the table was sticky.",
+    ),
+    2: (
+        "The {dish} was underseasoned and the room was very loud.",
+        "Service was slow, though the {dish} was all right.",
+        "The {dish} was too salty to finish.",
+    ),
+    3: (
+        "The {dish} was good, the rest of the menu less so.",
+        "Friendly staff; the {dish} was fine but nothing special.",
+        "Portions are generous and the {dish} is worth ordering.",
+    ),
+    4: (
+        "The {dish} was excellent, and service was warm and quick.",
+        "Try the {dish}, it is the star of the menu.",
+        "Great {dish}; it gets busy, so book ahead.",
+    ),
+    5: (
+        "The {dish} alone is worth the trip.",
+        "Every dish was great, especially the {dish}.",
+        "I still think about the {dish}. Friendly, attentive staff too.",
+    ),
+}
+CLOSINGS = (
+    "",
+    "",
+    "Prices are fair.",
+    "Good for groups.",
+    "Cosy on a rainy evening.",
+    "They have outdoor seating in summer.",
+)
+
+
+def restaurant_names(rng: random.Random, count: int) -> list[tuple[str, Cuisine]]:
+    """`count` distinct names; the first k are the same for any count (same seed), so a second
+    run, whatever its count, recognises the restaurants of the first."""
+    names: list[tuple[str, Cuisine]] = []
+    seen: set[str] = set()
+    while len(names) < count:
+        cuisine = rng.choice(CUISINES)
+        name = rng.choice(cuisine.names).format(
+            word=rng.choice(cuisine.words), person=rng.choice(PEOPLE)
+        )
+        if name in seen:  # a second place of that name: named after its neighbourhood
+            for hood in rng.sample(NEIGHBOURHOODS, len(NEIGHBOURHOODS)):
+                if f"{name} {hood}" not in seen:
+                    name = f"{name} {hood}"
+                    break
+            else:  # thousands of restaurants: the names run out
+                name = f"{name} No. {len(names) + 1}"
+        if name not in seen:
+            seen.add(name)
+            names.append((name, cuisine))
+    return names
+
+
+def review_text(rng: random.Random, rating: int, cuisine: Cuisine) -> str:
+    dish = rng.choice(cuisine.dishes)
+    parts = [
+        rng.choice(OPENINGS[rating]),
+        rng.choice(DETAILS[rating]).format(dish=dish),
+        rng.choice(CLOSINGS),
+    ]
+    return " ".join(part for part in parts if part)
+
+
+def review_rating(rng: random.Random, quality: float) -> int:
+    return max(RATING_MIN, min(RATING_MAX, round(rng.gauss(quality, 0.9))))
 
 
 class Command(BaseCommand):
-    help = "Create demo restaurants and reviews (photos off by default)."
+    help = (
+        "Create demo restaurants and reviews (photos off by default). Adds nothing if the demo "
+        "restaurants are there already; --reset deletes all restaurants and reviews first."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--restaurants", type=int, default=20, help="how many restaurants")
@@ -44,44 +184,96 @@ class Command(BaseCommand):
             "--busiest", type=int, default=0, help="extra reviews for the first new restaurant"
         )
         parser.add_argument("--seed", type=int, default=1, help="random seed, for repeatable data")
+        parser.add_argument(
+            "--reset",
+            action="store_true",
+            help="delete every restaurant and review (and their photos) first",
+        )
         parser.add_argument("--batch-size", type=int, default=2000)
 
     def handle(self, *args: Any, **options: Any) -> None:
         rng = random.Random(options["seed"])
-        count, review_count = options["restaurants"], options["reviews"]
+        count = options["restaurants"]
+        names = restaurant_names(rng, count)
+        if options["reset"]:
+            deleted = Restaurant.objects.count()
+            with transaction.atomic():
+                Review.objects.all().delete()  # one by one: each review's photo goes too
+                Restaurant.objects.all().delete()
+            self.stdout.write(f"Deleted {deleted} restaurants and their reviews.")
+        else:
+            present = Restaurant.objects.filter(name__in=[name for name, _ in names]).count()
+            if present:
+                self.stdout.write(
+                    f"The demo data is there already ({present} of its restaurants): nothing "
+                    "added. Use --reset to start over."
+                )
+                return
         now = timezone.now()
+        batch_size = options["batch_size"]
         with transaction.atomic():
             restaurants = Restaurant.objects.bulk_create(
                 [
                     Restaurant(
-                        name=f"{rng.choice(ADJECTIVES)} {rng.choice(NOUNS)} {index + 1}",
-                        street_address=f"{rng.randint(1, 999)} {rng.choice(STREETS)}",
-                        description=rng.choice(PHRASES),
+                        name=name,
+                        street_address=(
+                            f"{rng.randint(100, 9999)} {rng.choice(STREETS)}, "
+                            f"{rng.choice(NEIGHBOURHOODS)}"
+                        ),
+                        description=cuisine.blurb,
+                        created_at=now - timedelta(days=rng.randint(400, 900)),
                     )
-                    for index in range(count)
+                    for name, cuisine in names
                 ],
-                batch_size=options["batch_size"],
+                batch_size=batch_size,
             )
-            reviews = [
-                Review(
-                    restaurant=restaurants[index % len(restaurants)],
-                    user_name=rng.choice(NAMES),
-                    rating=rng.randint(1, 5),
-                    review_text=rng.choice(PHRASES),
-                    created_at=now - timedelta(minutes=rng.randint(0, 525_600)),
-                )
-                for index in range(review_count + options["busiest"] if restaurants else 0)
-            ]
-            # The extra reviews all go to the first restaurant: a page with many reviews.
-            for review in reviews[review_count:]:
-                review.restaurant = restaurants[0]
-            for review in reviews[: options["photos"]]:
-                photo = _demo_photo(rng)
-                review.photo.save(photo.name, photo, save=False)
-            Review.objects.bulk_create(reviews, batch_size=options["batch_size"])
+            reviews = self.make_reviews(rng, restaurants, names, options, now=now)
+            cuisine_of = {
+                id(r): cuisine for r, (_, cuisine) in zip(restaurants, names, strict=True)
+            }
+            for review in rng.sample(reviews, min(options["photos"], len(reviews))):
+                cuisine = cuisine_of[id(review.restaurant)]
+                photo = ContentFile(demo_photo(rng, cuisine.photo), name="demo.jpg")
+                review.photo.save(photo.name or "demo.jpg", photo, save=False)
+            Review.objects.bulk_create(reviews, batch_size=batch_size)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created {len(restaurants)} restaurants and {len(reviews)} reviews "
                 f"({min(options['photos'], len(reviews))} with photos)."
             )
         )
+
+    @staticmethod
+    def make_reviews(
+        rng: random.Random,
+        restaurants: list[Restaurant],
+        names: list[tuple[str, Cuisine]],
+        options: dict[str, Any],
+        *,
+        now: Any,
+    ) -> list[Review]:
+        """Reviews spread as they are in life: about one restaurant in six has none, a few
+        popular ones have pages of them; --busiest extra ones go to the first restaurant."""
+        if not restaurants:
+            return []
+        quality = [rng.uniform(2.4, 4.8) for _ in restaurants]
+        popularity = [0.0 if rng.random() < 0.17 else rng.paretovariate(1.3) for _ in restaurants]
+        if not any(popularity):
+            popularity[0] = 1.0
+        indexes = rng.choices(range(len(restaurants)), weights=popularity, k=options["reviews"])
+        indexes += [0] * options["busiest"]
+        reviews = []
+        for index in indexes:
+            rating = review_rating(rng, quality[index])
+            restaurant = restaurants[index]
+            age = (now - restaurant.created_at).total_seconds()
+            reviews.append(
+                Review(
+                    restaurant=restaurant,
+                    user_name=rng.choice(REVIEWERS),
+                    rating=rating,
+                    review_text=review_text(rng, rating, names[index][1]),
+                    created_at=now - timedelta(seconds=rng.uniform(0, age)),
+                )
+            )
+        return reviews

@@ -1,0 +1,89 @@
+"""seed_demo: demo data that looks real, and that a second run does not duplicate."""
+
+import io
+import re
+from collections import Counter
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from PIL import Image, ImageStat
+
+from restaurant_review.management.commands.seed_demo import DETAILS, OPENINGS
+from restaurant_review.models import Restaurant, Review
+
+pytestmark = pytest.mark.django_db
+
+
+def seed(*args: str) -> str:
+    out = io.StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_names_and_addresses_look_real_and_are_distinct() -> None:
+    seed("--restaurants", "1000", "--reviews", "0")  # the benchmark's size
+    names = list(Restaurant.objects.values_list("name", flat=True))
+    assert len(names) == len(set(names)) == 1000
+    assert not [name for name in names if re.search(r"\d", name)]  # no "Blue Fig 17"
+    assert len({name.split()[0] for name in names}) > 30
+    addresses = Restaurant.objects.values_list("street_address", flat=True)
+    assert all(re.fullmatch(r"\d+ [\w .]+, [\w ]+", address) for address in addresses)
+
+
+def test_review_counts_vary_from_none_to_several_pages() -> None:
+    seed("--restaurants", "40", "--reviews", "400")
+    counts = Counter(Review.objects.values_list("restaurant", flat=True))
+    per_restaurant = [counts.get(pk, 0) for pk in Restaurant.objects.values_list("pk", flat=True)]
+    assert sum(per_restaurant) == 400
+    assert 0 in per_restaurant  # an honest empty restaurant
+    assert max(per_restaurant) > 20  # the review pager (10 a page) shows
+    assert len(set(per_restaurant)) > 8
+
+
+def test_review_texts_agree_with_their_rating() -> None:
+    seed("--restaurants", "20", "--reviews", "300")
+    for review in Review.objects.all():
+        opening = next(
+            text for text in OPENINGS[review.rating] if review.review_text.startswith(text)
+        )
+        assert opening
+        others = {
+            text for rating, texts in OPENINGS.items() if rating != review.rating for text in texts
+        }
+        assert not [text for text in others if text in review.review_text]
+        details = [d.split("{dish}")[0] for d in DETAILS[review.rating]]
+        assert any(part in review.review_text for part in details)
+    ratings = Counter(Review.objects.values_list("rating", flat=True))
+    assert set(ratings) == {1, 2, 3, 4, 5}
+    assert ratings[4] + ratings[5] > ratings[1] + ratings[2]  # most places are decent
+
+
+def test_photos_look_like_photos(media_files: Any) -> None:
+    seed("--restaurants", "6", "--reviews", "30", "--photos", "4")
+    photos = [review.photo for review in Review.objects.exclude(photo="")]
+    assert len(photos) == 4 and len(media_files()) == 4
+    for photo in photos:
+        with Image.open(photo.path) as image:
+            assert image.format == "JPEG" and image.size == (1280, 960)
+            stats = ImageStat.Stat(image.convert("L"))
+            assert stats.stddev[0] > 20  # not a flat colour
+            assert len(image.convert("RGB").getcolors(1_000_000) or []) > 5000
+
+
+def test_second_run_adds_nothing_and_reset_starts_over(
+    media_files: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    first = seed("--restaurants", "8", "--reviews", "40", "--photos", "3")
+    assert "Created 8 restaurants and 40 reviews (3 with photos)." in first
+    before = list(Review.objects.values_list("pk", "review_text"))
+    again = seed("--restaurants", "8", "--reviews", "40")
+    assert "nothing added" in again and "--reset" in again
+    assert list(Review.objects.values_list("pk", "review_text")) == before
+    assert "nothing added" in seed("--restaurants", "3")  # a smaller run finds them too
+    Restaurant.objects.create(name="Not a demo", street_address="1 Main St")
+    with django_capture_on_commit_callbacks(execute=True):
+        reset = seed("--reset", "--restaurants", "5", "--reviews", "10")
+    assert "Deleted 9 restaurants" in reset
+    assert Restaurant.objects.count() == 5 and Review.objects.count() == 10
+    assert media_files() == []  # the old photos went with their reviews
