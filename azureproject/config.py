@@ -169,6 +169,12 @@ def photo_storage_settings(
     account_url = env.get("AZURE_STORAGEBLOB_RESOURCEENDPOINT", "").strip().rstrip("/")
     if not account_url:
         account_url = f"https://{env['STORAGE_ACCOUNT_NAME'].strip()}{AZURE_BLOB_SUFFIX}"
+    sas_minutes = env_int(env, "STORAGE_SAS_MINUTES", default=60)
+    if not 1 <= sas_minutes <= 1440:
+        # Links are signed with a delegation key valid for at most 7 days (storage.KEY_WINDOW).
+        raise ImproperlyConfigured(
+            f"STORAGE_SAS_MINUTES must be from 1 to 1440 (a day), not {sas_minutes}"
+        )
     url_mode = env.get("STORAGE_URL_MODE", "sas").strip().lower()
     if url_mode not in {"sas", "public"}:
         raise ImproperlyConfigured(f"STORAGE_URL_MODE must be 'sas' or 'public', not {url_mode!r}")
@@ -183,6 +189,6 @@ def photo_storage_settings(
                 or None
             ),
             "url_mode": url_mode,
-            "sas_minutes": env_int(env, "STORAGE_SAS_MINUTES", default=60),
+            "sas_minutes": sas_minutes,
         },
     }

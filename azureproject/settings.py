@@ -156,6 +156,9 @@ PHOTO_MAX_BYTES = env_int(env, "PHOTO_MAX_MB", default=5) * 1024 * 1024
 PHOTO_MAX_EDGE = env_int(env, "PHOTO_MAX_EDGE", default=2048)
 # Larger images are refused before decoding (decompression bombs).
 PHOTO_MAX_PIXELS = 50_000_000
+# Photos are decoded one at a time per process; an upload waits this long for its turn, then
+# gets its form back with a 503 and Retry-After.
+PHOTO_DECODE_WAIT_SECONDS = 5
 
 # Messages in a signed cookie: no session row, no database query to show one.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"

@@ -38,8 +38,11 @@ logger = logging.getLogger(__name__)
 # After Storage failed to give a delegation key, pages use plain links for this long rather than
 # asking again for every photo on the page.
 KEY_RETRY_SECONDS = 30
-# A user-delegation key is asked for this long (at most 7 days are allowed).
-KEY_LIFETIME = timedelta(days=1)
+# Photo links and delegation keys start this much before their window, for clocks that differ.
+CLOCK_SKEW = timedelta(minutes=15)
+# A user-delegation key serves a window this long (or two SAS lifetimes, if longer), and is
+# valid for two (Storage allows at most 7 days).
+KEY_WINDOW = timedelta(days=1)
 
 # A user posting a review waits for these: a few quick retries, then a clear message, rather
 # than the SDK's default of 10 retries starting at 15 s.
@@ -51,6 +54,12 @@ RETRY_OPTIONS: dict[str, Any] = {
     "connection_timeout": 5,
     "read_timeout": 30,
 }
+
+
+def _window_start(now: datetime, window: timedelta) -> datetime:
+    """The start of the `window`-long period `now` is in, counted from the Unix epoch."""
+    seconds = window.total_seconds()
+    return datetime.fromtimestamp(now.timestamp() // seconds * seconds, UTC)
 
 
 def content_type_for(name: str) -> str:
@@ -81,7 +90,7 @@ class AzureBlobPhotoStorage(Storage):
         self.sas_lifetime = timedelta(minutes=sas_minutes)
         self._key_lock = threading.Lock()
         self._key: UserDelegationKey | None = None
-        self._key_expiry: datetime | None = None
+        self._key_window: datetime | None = None
         self._key_failed_at = 0.0
         self._checked: tuple[float, tuple[bool, str]] | None = None
 
@@ -171,15 +180,16 @@ class AzureBlobPhotoStorage(Storage):
             raise self._unavailable(f"look up {name}", exc) from exc
 
     def url(self, name: str | None) -> str:
+        """A link to the photo. In `sas` mode it is the same, byte for byte, for every page
+        view, worker and instance during a window of `sas_lifetime` (start and expiry rounded
+        to the window, the delegation key chosen by its own rounded window), so browsers and
+        CDNs can cache the photo; each link is valid for at most two windows."""
         blob_url = f"{self.account_url}/{quote(self.container)}/{quote(name or '', safe='/')}"
         if self.url_mode == "public":
             return blob_url
         now = datetime.now(UTC)
-        # Expiry rounded to the SAS lifetime, so the same photo keeps the same URL for a while
-        # and browsers can cache it: valid for one to two lifetimes from now.
-        lifetime = self.sas_lifetime.total_seconds()
-        expiry = datetime.fromtimestamp((now.timestamp() // lifetime + 2) * lifetime, UTC)
-        key = self._delegation_key(now, needed_until=expiry)
+        window_start = _window_start(now, self.sas_lifetime)
+        key = self._delegation_key(now)
         if key is None:
             return blob_url  # Works on a public container; the page renders either way.
         sas = generate_blob_sas(
@@ -188,23 +198,28 @@ class AzureBlobPhotoStorage(Storage):
             blob_name=name or "",
             user_delegation_key=key,
             permission=BlobSasPermissions(read=True),
-            expiry=expiry,
-            start=now - timedelta(minutes=5),
+            expiry=window_start + 2 * self.sas_lifetime,
+            start=window_start - CLOCK_SKEW,
             protocol="https",
         )
         return f"{blob_url}?{sas}"
 
-    def _delegation_key(self, now: datetime, *, needed_until: datetime) -> UserDelegationKey | None:
-        """The cached user-delegation key, renewed when it would expire before `needed_until`."""
+    def _delegation_key(self, now: datetime) -> UserDelegationKey | None:
+        """The user-delegation key of the key window `now` is in. Every process asks Storage
+        for the same start and expiry in a window, and so is given the same key."""
+        window = max(KEY_WINDOW, 2 * self.sas_lifetime)
+        window_start = _window_start(now, window)
         with self._key_lock:
-            if self._key is not None and self._key_expiry and self._key_expiry >= needed_until:
+            if self._key is not None and self._key_window == window_start:
                 return self._key
             if self._key_failed_at and time.monotonic() - self._key_failed_at < KEY_RETRY_SECONDS:
                 return None
-            expiry = needed_until + KEY_LIFETIME
             try:
+                # Valid past the window's end by a whole window: it outlasts every link
+                # signed during the window (each expires two SAS lifetimes after it starts).
                 self._key = self.service.get_user_delegation_key(
-                    key_start_time=now - timedelta(minutes=5), key_expiry_time=expiry
+                    key_start_time=window_start - CLOCK_SKEW,
+                    key_expiry_time=window_start + 2 * window,
                 )
             except AzureError as exc:
                 self._key_failed_at = time.monotonic()
@@ -216,7 +231,7 @@ class AzureBlobPhotoStorage(Storage):
                     KEY_RETRY_SECONDS,
                 )
                 return None
-            self._key_expiry = expiry
+            self._key_window = window_start
             self._key_failed_at = 0.0
             return self._key
 

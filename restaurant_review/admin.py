@@ -10,11 +10,15 @@ from restaurant_review.models import Restaurant, RestaurantQuerySet, Review
 
 
 def _photo_preview(review: Review, *, height: int) -> str:
+    """A thumbnail (the smallest rendition, or the photo itself before renditions existed)
+    linking to the full photo."""
     if not review.photo:
         return "—"
+    renditions = review.photo_renditions()
     return format_html(
-        '<a href="{url}"><img src="{url}" alt="Photo by {author}" style="max-height:{h}px"></a>',
+        '<a href="{url}"><img src="{src}" alt="Photo by {author}" height="{h}" loading="lazy"></a>',
         url=review.photo.url,
+        src=renditions[0].url if renditions else review.photo.url,
         author=review.user_name,
         h=height,
     )
@@ -24,8 +28,12 @@ class ReviewInline(admin.TabularInline):
     model = Review
     form = ReviewAdminForm
     extra = 0
-    fields = ["user_name", "rating", "review_text", "photo", "created_at"]
-    readonly_fields = ["created_at"]
+    fields = ["user_name", "rating", "review_text", "photo_thumbnail", "photo", "created_at"]
+    readonly_fields = ["created_at", "photo_thumbnail"]
+
+    @admin.display(description="Photo")
+    def photo_thumbnail(self, review: Review) -> str:
+        return _photo_preview(review, height=48)
 
 
 @admin.register(Restaurant)

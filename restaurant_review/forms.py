@@ -1,10 +1,26 @@
+from typing import IO
+
 from django import forms
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models.fields.files import FieldFile
 
 from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, delete_stored_photo
-from restaurant_review.photos import ACCEPT, FORMAT_NAMES, PhotoError, megabytes, reencode_photo
+from restaurant_review.photos import (
+    ACCEPT,
+    FORMAT_NAMES,
+    PhotoBusy,
+    PhotoError,
+    PhotoFile,
+    megabytes,
+    reencode_photo,
+)
+
+PHOTO_BUSY = (
+    "We are processing other photos right now, so your review was not saved yet. "
+    "Please send it again in a moment; you will need to choose the photo again."
+)
 
 
 class SearchForm(forms.Form):
@@ -35,37 +51,49 @@ class PhotoFormMixin:
 
     cleaned_data: dict
 
-    def clean_photo(self) -> ContentFile | None:
+    def clean_photo(self) -> PhotoFile | FieldFile | None:
         upload = self.cleaned_data.get("photo")
         if not upload:
             return None
-        if not hasattr(upload, "size"):  # The photo already stored (admin change form).
+        if not isinstance(upload, UploadedFile):
+            # The photo already stored (admin change form): kept as it is, with no download,
+            # no re-encoding and no new name.
             return upload
         try:
-            photo = reencode_photo(
-                upload,
-                size=upload.size,
-                max_bytes=settings.PHOTO_MAX_BYTES,
-                max_edge=settings.PHOTO_MAX_EDGE,
-                max_pixels=settings.PHOTO_MAX_PIXELS,
-            )
+            return process_photo(upload, size=upload.size or 0)
         except PhotoError as exc:
             raise forms.ValidationError(str(exc), code="invalid_photo") from None
-        return ContentFile(photo.content, name=f"photo.{photo.format.extension}")
+        except PhotoBusy:
+            raise forms.ValidationError(PHOTO_BUSY, code="busy") from None
 
 
-def save_review(review: Review, *, photo: ContentFile | None) -> Review:
-    """Store the photo, then the row; if the row cannot be written, remove the photo again.
+def process_photo(upload: IO[bytes], *, size: int) -> PhotoFile:
+    """A photo as the site stores it, within the limits in settings (PhotoError if not)."""
+    photo = reencode_photo(
+        upload,
+        size=size,
+        max_bytes=settings.PHOTO_MAX_BYTES,
+        max_edge=settings.PHOTO_MAX_EDGE,
+        max_pixels=settings.PHOTO_MAX_PIXELS,
+        wait_seconds=settings.PHOTO_DECODE_WAIT_SECONDS,
+    )
+    return PhotoFile(photo)
 
-    A storage failure raises OSError before anything is written to the database.
+
+def save_review(review: Review) -> Review:
+    """Store the review's new photo (and its renditions), then the row; if the row cannot be
+    written, remove the photo again.
+
+    A storage failure raises OSError before anything is written to the database, and leaves
+    nothing stored (ReviewPhotoField cleans up after itself).
     """
     with transaction.atomic():
-        if photo is not None:
-            review.photo.save(photo.name or "photo", photo, save=False)
         try:
             review.save()
+        except OSError:
+            raise
         except BaseException:
-            if photo is not None:
+            if review.photo and review.photo._committed:
                 delete_stored_photo(review.photo.name, why="its review was not saved")
             raise
     return review
@@ -102,9 +130,7 @@ class ReviewForm(PhotoFormMixin, SiteForm):
     def save(self, commit: bool = True) -> Review:
         review = super().save(commit=False)
         if commit:
-            photo = self.cleaned_data.get("photo")
-            review.photo = None
-            save_review(review, photo=photo)
+            save_review(review)
         return review
 
 

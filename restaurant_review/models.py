@@ -1,13 +1,25 @@
 import logging
 import uuid
 from pathlib import PurePath
+from typing import Any, NamedTuple
 
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Avg, Count, FloatField, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+
+from restaurant_review.photos import (
+    RENDITION_WIDTHS,
+    Photo,
+    PhotoFile,
+    rendition_name,
+    rendition_size,
+    stored_names,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +82,51 @@ def review_photo_path(instance: "Review", filename: str) -> str:
     return f"reviews/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
 
 
+class PhotoRendition(NamedTuple):
+    url: str
+    width: int
+    height: int
+
+
+def store_renditions(storage: Storage, name: str, photo: Photo) -> None:
+    """Store `photo`'s renditions beside the photo stored as `name`. If one cannot be stored,
+    none is kept and the error goes on."""
+    stored: list[str] = []
+    try:
+        for rendition in photo.renditions:
+            target = rendition_name(name, rendition.slot)
+            stored.append(storage.save(target, ContentFile(rendition.content, name=target)))
+    except BaseException:
+        for leftover in stored:
+            _delete_quietly(storage, leftover, why="the other renditions could not be stored")
+        raise
+
+
+class ReviewPhotoField(models.ImageField):
+    """An ImageField that, when a new PhotoFile is saved, stores its renditions too and sets
+    the review's photo_width and photo_height (fields declared after this one, so the INSERT or
+    UPDATE being prepared still reads their new values)."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        file = getattr(model_instance, self.attname)
+        new = file.file if file and not file._committed else None
+        stored = super().pre_save(model_instance, add)
+        if isinstance(new, PhotoFile):
+            try:
+                store_renditions(stored.storage, stored.name, new.photo)
+            except BaseException:
+                # The save fails as a whole: no photo without its renditions.
+                _delete_quietly(stored.storage, stored.name, why="its renditions failed")
+                raise
+            model_instance.photo_width, model_instance.photo_height = (  # type: ignore[attr-defined]
+                new.photo.width,
+                new.photo.height,
+            )
+        elif not stored:
+            model_instance.photo_width = model_instance.photo_height = None  # type: ignore[attr-defined]
+        return stored
+
+
 class Review(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="reviews")
     user_name = models.CharField("your name", max_length=50)
@@ -77,7 +134,11 @@ class Review(models.Model):
         validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)]
     )
     review_text = models.TextField("review", max_length=2000)
-    photo = models.ImageField(upload_to=review_photo_path, max_length=200, blank=True)
+    photo = ReviewPhotoField(upload_to=review_photo_path, max_length=200, blank=True)
+    # The stored photo's size; None for a photo stored before renditions existed (until
+    # `manage.py make_renditions` has made them), and for no photo.
+    photo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    photo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -95,11 +156,32 @@ class Review(models.Model):
     def __str__(self) -> str:
         return f"{self.user_name} on {self.restaurant}: {self.rating}/5"
 
+    def photo_renditions(self) -> list[PhotoRendition]:
+        """The stored renditions of the photo, narrowest first, one per distinct width;
+        none for no photo, or one stored before renditions existed."""
+        if not self.photo or not self.photo_width or not self.photo_height:
+            return []
+        renditions: dict[int, PhotoRendition] = {}
+        for slot in RENDITION_WIDTHS:
+            width, height = rendition_size(self.photo_width, self.photo_height, slot)
+            name = rendition_name(self.photo.name, slot)
+            renditions.setdefault(
+                width, PhotoRendition(self.photo.storage.url(name), width, height)
+            )
+        return list(renditions.values())
+
 
 def delete_stored_photo(name: str, *, why: str) -> None:
-    """Remove a review's photo from storage. A failure is logged, not raised: the row, which is
-    what people see, is already right, and a stray file costs only storage."""
+    """Remove a review's photo and its renditions from storage. A failure is logged, not
+    raised: the row, which is what people see, is already right, and a stray file costs only
+    storage."""
+    storage = Review.photo.field.storage
+    for stored in stored_names(name):
+        _delete_quietly(storage, stored, why=why)
+
+
+def _delete_quietly(storage: Storage, name: str, *, why: str) -> None:
     try:
-        Review.photo.field.storage.delete(name)
+        storage.delete(name)
     except Exception:
         logger.exception("Could not delete photo %s (%s)", name, why)

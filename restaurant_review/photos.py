@@ -2,10 +2,14 @@
 
 import io
 import math
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO
 
+from django.core.files.base import ContentFile
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 
@@ -36,8 +40,52 @@ def megabytes(size: int) -> str:
     return f"{math.ceil(size * 10 / MEGABYTE) / 10:.1f}".removesuffix(".0")
 
 
+# Display sizes stored beside each photo, by the width slot in their names: pages pick one with
+# srcset; a photo narrower than a slot gets a rendition at its own width there.
+RENDITION_WIDTHS = (320, 640, 1280)
+RENDITION_FORMAT = FORMATS["WEBP"]
+# Decoding holds the whole image in memory (4 bytes a pixel): one decode at a time per process
+# (DECODING), and at most 16 MP (64 MB) decoded, counted after a JPEG is decoded at a reduced
+# scale (a 50-MP phone photo decodes at half scale, 12.5 MP).
+MAX_DECODED_PIXELS = 16_000_000
+
+TOO_MANY_PIXELS = "The photo has too many pixels; please upload a smaller one."
+
+
 class PhotoError(ValueError):
     """The upload is not a photo we can accept; the message is for the user."""
+
+
+class PhotoBusy(RuntimeError):
+    """Other photos are being decoded: try again in a moment."""
+
+
+class DecodeSlot:
+    """One photo decoded at a time in this process: concurrent uploads cannot add up their
+    decoding memory. A caller waits `wait_seconds` for its turn, then gets PhotoBusy."""
+
+    def __init__(self) -> None:
+        self._semaphore = threading.BoundedSemaphore(1)
+
+    @contextmanager
+    def taken(self, *, wait_seconds: float) -> Iterator[None]:
+        if not self._semaphore.acquire(timeout=wait_seconds):
+            raise PhotoBusy("other photos are being processed")
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
+DECODING = DecodeSlot()
+
+
+@dataclass(frozen=True)
+class Rendition:
+    slot: int
+    width: int
+    height: int
+    content: bytes
 
 
 @dataclass(frozen=True)
@@ -46,17 +94,74 @@ class Photo:
     format: PhotoFormat
     width: int
     height: int
+    renditions: tuple[Rendition, ...]
+
+
+class PhotoFile(ContentFile):
+    """A re-encoded photo ready to be stored; the review's photo field stores its renditions
+    beside it (restaurant_review.models.ReviewPhotoField)."""
+
+    def __init__(self, photo: Photo) -> None:
+        super().__init__(photo.content, name=f"photo.{photo.format.extension}")
+        self.photo = photo
+
+
+def rendition_name(name: str, slot: int) -> str:
+    """Where the `slot` rendition of the photo stored as `name` is stored: the same unique stem."""
+    stem = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return f"{stem}-{slot}w.{RENDITION_FORMAT.extension}"
+
+
+def rendition_size(width: int, height: int, slot: int) -> tuple[int, int]:
+    """The size of the `slot` rendition of a `width` x `height` photo (never enlarged)."""
+    scaled = min(slot, width)
+    return scaled, max(1, round(height * scaled / width))
+
+
+def stored_names(name: str) -> list[str]:
+    """Every name a photo occupies in storage: itself and its renditions."""
+    return [name, *(rendition_name(name, slot) for slot in RENDITION_WIDTHS)]
+
+
+def _renditions(image: Image.Image) -> tuple[Rendition, ...]:
+    if image.mode not in {"RGB", "RGBA"}:
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    renditions = []
+    for slot in RENDITION_WIDTHS:
+        size = rendition_size(image.width, image.height, slot)
+        buffer = io.BytesIO()
+        image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0).save(
+            buffer, format="WEBP", quality=72, method=4
+        )
+        renditions.append(Rendition(slot, *size, content=buffer.getvalue()))
+    return tuple(renditions)
 
 
 def reencode_photo(
-    upload: IO[bytes], *, size: int, max_bytes: int, max_edge: int, max_pixels: int
+    upload: IO[bytes],
+    *,
+    size: int,
+    max_bytes: int,
+    max_edge: int,
+    max_pixels: int,
+    wait_seconds: float,
 ) -> Photo:
     """Decode `upload` by its content, and return it re-encoded without EXIF (GPS included),
-    turned upright, and scaled so neither side exceeds `max_edge`."""
+    turned upright, scaled so neither side exceeds `max_edge`, with its renditions.
+
+    Memory stays bounded: a JPEG is decoded at the smallest scale that still gives `max_edge`
+    (its "draft" mode), anything that would still be larger than MAX_DECODED_PIXELS is refused
+    before it is decoded, and one photo is decoded at a time (PhotoBusy after `wait_seconds`
+    of waiting for the DECODING slot)."""
     if size > max_bytes:
         raise PhotoError(
             f"The photo is {megabytes(size)} MB; the largest accepted is {megabytes(max_bytes)} MB."
         )
+    with DECODING.taken(wait_seconds=wait_seconds):
+        return _reencode(upload, max_edge=max_edge, max_pixels=max_pixels)
+
+
+def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
     upload.seek(0)
     try:
         with warnings.catch_warnings():
@@ -64,21 +169,28 @@ def reencode_photo(
             with Image.open(upload, formats=list(FORMATS)) as original:
                 image_format = original.format or ""  # one of FORMATS: Pillow tried no other
                 if original.width * original.height > max_pixels:
-                    raise PhotoError("The photo has too many pixels; please upload a smaller one.")
-                original.load()
+                    raise PhotoError(TOO_MANY_PIXELS)
+                if image_format == "JPEG":
+                    scale = max_edge / max(original.size)
+                    target = (round(original.width * scale), round(original.height * scale))
+                    original.draft(original.mode, target)
+                if original.width * original.height > MAX_DECODED_PIXELS:
+                    raise PhotoError(TOO_MANY_PIXELS)
                 icc_profile = original.info.get("icc_profile")
+                original.load()
+                # Scaled down before it is turned upright: the copy that turning makes is small.
+                original.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
                 image = ImageOps.exif_transpose(original)
     except PhotoError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise PhotoError("The photo has too many pixels; please upload a smaller one.") from None
+        raise PhotoError(TOO_MANY_PIXELS) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise PhotoError(
             f"The file is not a {FORMAT_NAMES} image, or it is damaged. "
             "Please choose another photo."
         ) from None
 
-    image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
     options: dict[str, object] = {}
     if icc_profile:
         options["icc_profile"] = icc_profile  # Keep colours right; it holds no personal data.
@@ -100,4 +212,5 @@ def reencode_photo(
         format=FORMATS[image_format],
         width=image.width,
         height=image.height,
+        renditions=_renditions(image),
     )

@@ -67,6 +67,14 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     restaurant = get_object_or_404(Restaurant.objects.with_rating_stats(), pk=pk)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
+        if form.has_error("photo", code="busy"):
+            # Other uploads hold the photo decoder: the form comes back with what was typed.
+            logger.warning("Review for restaurant %s not saved: photo decoder busy", pk)
+            response = _render_details(
+                request, restaurant, form, status=HTTPStatus.SERVICE_UNAVAILABLE
+            )
+            response["Retry-After"] = "5"
+            return response
         return _render_details(request, restaurant, form, status=HTTPStatus.BAD_REQUEST)
     try:
         form.save()

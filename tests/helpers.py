@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.files.storage import FileSystemStorage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import ExifTags, Image
 
@@ -87,3 +88,23 @@ class BlobApp:
 
     def token_calls(self) -> int:
         return len(self.endpoint.calls_for(STORAGE_RESOURCE))
+
+
+class RecordingStorage(FileSystemStorage):
+    """Photos on local disk, with every call that reads or writes them recorded in `calls`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.calls: list[tuple[str, str]] = []
+
+    def _save(self, name: str, content: Any) -> str:
+        self.calls.append(("save", name))
+        return super()._save(name, content)
+
+    def _open(self, name: str, mode: str = "rb") -> Any:
+        self.calls.append(("open", name))
+        return super()._open(name, mode)
+
+    def delete(self, name: str) -> None:
+        self.calls.append(("delete", name))
+        super().delete(name)

@@ -166,3 +166,11 @@ def test_gunicorn_in_azure_mode_listens_everywhere_with_workers_per_cpu(
     config = gunicorn_config(monkeypatch, WEBSITE_HOSTNAME="app.azurewebsites.net", PORT="8181")
     assert config["bind"] == "0.0.0.0:8181"
     assert config["workers"] == os.cpu_count() * 2 + 1
+
+
+def test_sas_minutes_out_of_range_fails_naming_the_variable() -> None:
+    env = {"STORAGE_ACCOUNT_NAME": "acct"}
+    assert photo_storage_settings(env, media_root=BASE, azure=True)["OPTIONS"]["sas_minutes"] == 60
+    for bad in ("0", "1441"):
+        with pytest.raises(ImproperlyConfigured, match="STORAGE_SAS_MINUTES"):
+            photo_storage_settings({**env, "STORAGE_SAS_MINUTES": bad}, media_root=BASE, azure=True)

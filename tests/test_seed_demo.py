@@ -62,7 +62,7 @@ def test_review_texts_agree_with_their_rating() -> None:
 def test_photos_look_like_photos(media_files: Any) -> None:
     seed("--restaurants", "6", "--reviews", "30", "--photos", "4")
     photos = [review.photo for review in Review.objects.exclude(photo="")]
-    assert len(photos) == 4 and len(media_files()) == 4
+    assert len(photos) == 4 and len(media_files()) == 4 * 4  # with 3 renditions each
     for photo in photos:
         with Image.open(photo.path) as image:
             assert image.format == "JPEG" and image.size == (1280, 960)

@@ -5,7 +5,9 @@ import io
 import re
 import ssl
 import urllib.error
+import urllib.parse
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -17,8 +19,10 @@ from django.urls import reverse
 from PIL import ExifTags, Image
 
 from restaurant_review.models import Review
+from restaurant_review.photos import stored_names
 from tests.azurite import Azurite
 from tests.helpers import BlobApp, image_bytes, review_insert_fails, upload
+from tests.services import base_env, manage
 
 pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
 
@@ -33,7 +37,14 @@ def fetch(url: str, ca_file: Any) -> tuple[int, bytes, Any]:
 
 
 def photo_urls(page: str) -> list[str]:
-    return [html.unescape(url) for url in re.findall(r'<img src="([^"]+)" alt="Photo from', page)]
+    """The links to the full photos on a page, then every rendition URL in their srcsets."""
+    full = re.findall(r'<a class="review-photo" href="([^"]+)">', page)
+    tiles = [
+        url
+        for srcset in re.findall(r'srcset="([^"]+)"', page)
+        for url in re.findall(r"(\S+) \d+w", srcset)
+    ]
+    return [html.unescape(url) for url in full + tiles]
 
 
 def post_review(client: Client, restaurant: Any, review_data: Any, photo: bytes) -> Any:
@@ -52,7 +63,7 @@ def test_review_photo_goes_to_private_container_with_sas_link(
     response = post_review(client, restaurant, review_data, jpeg_with_gps)
     assert response.status_code == HTTPStatus.FOUND
     review = Review.objects.get()
-    assert blob_app.blob_names() == [review.photo.name]
+    assert blob_app.blob_names() == sorted(stored_names(review.photo.name))
 
     properties = blob_app.admin.get_blob_client(review.photo.name).get_blob_properties()
     assert properties.content_settings.content_type == "image/jpeg"
@@ -61,7 +72,7 @@ def test_review_photo_goes_to_private_container_with_sas_link(
     image = Image.open(io.BytesIO(stored))
     assert image.format == "JPEG" and not image.getexif().get_ifd(ExifTags.IFD.GPSInfo)
 
-    [url] = photo_urls(details(client, restaurant))
+    url = photo_urls(details(client, restaurant))[0]  # the full photo
     assert "sig=" in url and "skoid=" in url  # a user-delegation SAS
     status, body, headers = fetch(url, blob_app.azurite.ca_file)
     assert status == HTTPStatus.OK and body == stored
@@ -80,7 +91,7 @@ def test_public_container_with_plain_urls(
     response = client.post(url, {**review_data, "photo": upload("p.png", png, "image/png")})
     assert response.status_code == HTTPStatus.FOUND
     name = Review.objects.get().photo.name
-    [url] = photo_urls(details(client, restaurant))
+    url = photo_urls(details(client, restaurant))[0]  # the full photo
     assert "?" not in url and url.endswith(name)
     status, body, headers = fetch(url, blob_app.azurite.ca_file)
     assert status == HTTPStatus.OK and headers["Content-Type"] == "image/png"
@@ -166,7 +177,7 @@ def test_admin_delete_removes_the_blob(
 ) -> None:
     post_review(admin_client, make_restaurant(), review_data, image_bytes())
     review = Review.objects.get()
-    assert blob_app.blob_names() == [review.photo.name]
+    assert blob_app.blob_names() == sorted(stored_names(review.photo.name))
     page = admin_client.get(
         reverse("admin:restaurant_review_review_change", args=[review.pk])
     ).content.decode()
@@ -209,3 +220,47 @@ def test_health_reports_storage(client: Client, blob_app: BlobApp) -> None:
     body = client.get("/healthz").json()
     assert body["storage"]["backend"] == "azure-blob"
     assert body["storage"]["ok"] is True and body["storage"]["container"] == blob_app.container
+
+
+def sas_fields(url: str) -> dict[str, str]:
+    return dict(pair.split("=", 1) for pair in url.split("?", 1)[1].split("&"))
+
+
+def test_photo_links_are_the_same_across_views_storages_and_processes(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp, settings: Any
+) -> None:
+    """Browsers and CDNs can cache a photo only if its link stays byte-identical: for every
+    view, every storage instance (worker) and every process (instance) in a window."""
+    from azureproject.storage import AzureBlobPhotoStorage
+
+    restaurant = make_restaurant()
+    post_review(client, restaurant, review_data, image_bytes("JPEG", size=(1600, 1200)))
+    name = Review.objects.get().photo.name
+    urls = photo_urls(details(client, restaurant))
+    assert len(urls) == 4  # the full photo, then its 3 renditions
+    assert photo_urls(details(client, restaurant)) == urls
+    other_worker = AzureBlobPhotoStorage(**blob_app.storage_options())
+    assert other_worker.url(name) == urls[0]
+    env = base_env(
+        **blob_app.endpoint.env,
+        AZURE_STORAGEBLOB_RESOURCEENDPOINT=blob_app.azurite.account_url,
+        STORAGE_CONTAINER_NAME=blob_app.container,
+        AZURE_CLIENT_ID=blob_app.client_id,
+        REQUESTS_CA_BUNDLE=str(blob_app.azurite.ca_file),
+    )
+    script = (
+        f"from django.core.files.storage import storages; print(storages['default'].url({name!r}))"
+    )
+    other_instance = manage("shell", "-c", script, env=env)
+    assert other_instance.returncode == 0, other_instance.stderr
+    assert other_instance.stdout.strip().splitlines()[-1] == urls[0]
+    # Each link is short-lived all the same: at most two SAS lifetimes (plus clock skew).
+    fields = sas_fields(urls[0])
+    start = datetime.fromisoformat(urllib.parse.unquote(fields["st"]))
+    expiry = datetime.fromisoformat(urllib.parse.unquote(fields["se"]))
+    assert expiry - datetime.now(UTC) <= timedelta(minutes=2 * 60)
+    assert expiry - start <= timedelta(minutes=2 * 60 + 15)
+    for url in urls:
+        status, _, headers = fetch(url, blob_app.azurite.ca_file)
+        assert status == HTTPStatus.OK, url
+        assert headers["Cache-Control"] == "public, max-age=31536000, immutable"

@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import FileSystemStorage, storages
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test import Client
@@ -12,7 +12,8 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from restaurant_review.models import Restaurant, Review
-from tests.helpers import image_bytes, review_insert_fails, upload
+from restaurant_review.photos import stored_names
+from tests.helpers import RecordingStorage, image_bytes, review_insert_fails, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -130,10 +131,21 @@ def test_details_links_photo_thumbnail_to_full_photo(
     review = Review.objects.get()
     html = client.get(details_url(restaurant)).content.decode()
     url = review.photo.url
-    assert f'<a class="review-photo" href="{url}"><img src="{url}" alt="Photo from Ana' in html
+    # The tile shows a rendition (64 px wide here: none is wider than the photo); a click
+    # opens the full photo.
+    small = url.removesuffix(".jpg") + "-320w.webp"
+    assert (
+        f'<a class="review-photo" href="{url}"><img src="{small}" srcset="{small} 64w" '
+        'sizes="(max-width: 400px) calc(100vw - 4.5rem), 320px" width="64" height="48" '
+        'alt="Photo from Ana’s review of Café Olé" loading="eager" decoding="async" '
+        'fetchpriority="high">'
+    ) in html
     photo = client.get(url)
     assert photo.status_code == HTTPStatus.OK
     assert b"".join(photo.streaming_content)[:2] == b"\xff\xd8"
+    tile = client.get(small)
+    assert tile.status_code == HTTPStatus.OK
+    assert b"".join(tile.streaming_content)[8:12] == b"WEBP"
 
 
 def test_details_paginates_reviews(client: Client, make_restaurant: Any, make_review: Any) -> None:
@@ -208,7 +220,9 @@ def test_post_review_with_photo_redirects_and_stores_it(
     assertRedirects(response, details_url(restaurant), fetch_redirect_response=False)
     review = Review.objects.get()
     assert (review.restaurant, review.user_name, review.rating) == (restaurant, "Ana", 5)
-    assert [p.name for p in media_files()] == [review.photo.name.split("/")[-1]]
+    assert [p.name for p in media_files()] == sorted(
+        name.split("/")[-1] for name in stored_names(review.photo.name)
+    )  # the photo and its renditions
     assertContains(client.get(response["Location"]), "Your review was posted")
 
 
@@ -354,7 +368,7 @@ def test_admin_delete_review_deletes_its_photo(
         review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
     )
     review = Review.objects.get()
-    assert len(media_files()) == 1
+    assert len(media_files()) == 4  # the photo and its 3 renditions
     delete = reverse("admin:restaurant_review_review_delete", args=[review.pk])
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(delete, {"post": "yes"})
@@ -398,3 +412,79 @@ def test_absurdly_large_upload_is_refused_before_reading(
     over = image_bytes("PNG", size=(8, 8)) + b"\0" * (150 * 1024)
     response = client.post(review_url(restaurant), {**review_data, "photo": upload("o.png", over)})
     assertContains(response, "the largest accepted is", status_code=HTTPStatus.BAD_REQUEST)
+
+
+@pytest.fixture
+def recording_storage(settings: Any) -> RecordingStorage:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "tests.helpers.RecordingStorage",
+            "OPTIONS": {"location": str(settings.MEDIA_ROOT)},
+        },
+    }
+    storage = storages["default"]
+    assert isinstance(storage, RecordingStorage)
+    return storage
+
+
+def test_admin_save_without_touching_the_photo_keeps_it_untouched(
+    admin_client: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    recording_storage: RecordingStorage,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Saving a review, or its restaurant with the review inline, must not download, re-encode
+    and re-upload the stored photo under a new name."""
+    restaurant = make_restaurant()
+    admin_client.post(
+        review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
+    )
+    review = Review.objects.get()
+    name = review.photo.name
+    recording_storage.calls.clear()
+
+    change = reverse("admin:restaurant_review_review_change", args=[review.pk])
+    fields = {"restaurant": restaurant.pk, "user_name": "Ana", "rating": 2, "review_text": "Meh."}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(change, fields)
+    assert response.status_code == HTTPStatus.FOUND
+    review.refresh_from_db()
+    assert (review.rating, review.photo.name) == (2, name)
+
+    inline = {
+        "name": restaurant.name,
+        "street_address": restaurant.street_address,
+        "description": "Edited.",
+        "reviews-TOTAL_FORMS": "1",
+        "reviews-INITIAL_FORMS": "1",
+        "reviews-0-id": str(review.pk),
+        "reviews-0-restaurant": str(restaurant.pk),
+        "reviews-0-user_name": "Ana",
+        "reviews-0-rating": "3",
+        "reviews-0-review_text": "Better.",
+    }
+    restaurant_change = reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(restaurant_change, inline)
+    assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:3000]
+    review.refresh_from_db()
+    assert (review.rating, review.photo.name) == (3, name)
+    assert recording_storage.calls == []
+
+
+def test_admin_lists_and_inline_rows_show_thumbnails(
+    admin_client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    restaurant = make_restaurant()
+    admin_client.post(
+        review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
+    )
+    thumbnail = Review.objects.get().photo.url.removesuffix(".jpg") + "-320w.webp"
+    changelist = admin_client.get(reverse("admin:restaurant_review_review_changelist"))
+    assertContains(changelist, f'<img src="{thumbnail}"')
+    change = admin_client.get(
+        reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
+    )
+    assertContains(change, f'<img src="{thumbnail}"')

@@ -4,16 +4,17 @@ Idempotent: the demo restaurants have names derived from --seed, and a second ru
 them adds nothing. --reset deletes every restaurant and review (and their photos) first.
 """
 
+import io
 import random
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.core.files.base import ContentFile
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from restaurant_review.forms import process_photo
 from restaurant_review.management.commands._demo_photos import demo_photo
 from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review
 
@@ -232,9 +233,9 @@ class Command(BaseCommand):
                 id(r): cuisine for r, (_, cuisine) in zip(restaurants, names, strict=True)
             }
             for review in rng.sample(reviews, min(options["photos"], len(reviews))):
-                cuisine = cuisine_of[id(review.restaurant)]
-                photo = ContentFile(demo_photo(rng, cuisine.photo), name="demo.jpg")
-                review.photo.save(photo.name or "demo.jpg", photo, save=False)
+                data = demo_photo(rng, cuisine_of[id(review.restaurant)].photo)
+                # As an upload is stored: re-encoded, with renditions (at bulk_create).
+                review.photo = process_photo(io.BytesIO(data), size=len(data))
             Review.objects.bulk_create(reviews, batch_size=batch_size)
         self.stdout.write(
             self.style.SUCCESS(

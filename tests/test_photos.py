@@ -1,0 +1,187 @@
+"""Photos: renditions at upload, bounded decoding, one decode at a time."""
+
+import io
+import struct
+import zlib
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, storages
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+from PIL import Image
+from pytest_django.asserts import assertContains
+
+from restaurant_review.models import Review
+from restaurant_review.photos import DECODING, PhotoError, reencode_photo, stored_names
+from tests.helpers import image_bytes, upload
+
+pytestmark = pytest.mark.django_db
+
+
+def reencode(data: bytes, **overrides: Any) -> Any:
+    limits = {
+        "size": len(data),
+        "max_bytes": 20 * 1024 * 1024,
+        "max_edge": 2048,
+        "max_pixels": 50_000_000,
+        "wait_seconds": 1,
+        **overrides,
+    }
+    return reencode_photo(io.BytesIO(data), **limits)
+
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG whose header declares width x height RGBA: a decompression bomb's shape."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    row = b"\0" + b"\0" * (4 * width)
+    data = zlib.compress(row * 8, 9)  # the first rows only: refused before they would matter
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_renditions_are_webp_at_320_640_and_1280_wide() -> None:
+    photo = reencode(image_bytes("JPEG", size=(4032, 3024)))
+    assert (photo.width, photo.height) == (2048, 1536)
+    sizes = []
+    for rendition in photo.renditions:
+        with Image.open(io.BytesIO(rendition.content)) as image:
+            assert image.format == "WEBP"
+            assert image.size == (rendition.width, rendition.height)
+            sizes.append(image.size)
+    assert sizes == [(320, 240), (640, 480), (1280, 960)]
+    assert sum(len(r.content) for r in photo.renditions) < len(photo.content)
+
+
+def test_a_photo_narrower_than_a_rendition_is_never_enlarged() -> None:
+    photo = reencode(image_bytes("PNG", size=(500, 250)))
+    assert [(r.width, r.height) for r in photo.renditions] == [(320, 160), (500, 250), (500, 250)]
+
+
+def test_large_jpeg_is_decoded_at_reduced_scale() -> None:
+    """A 50-MP phone JPEG (8160 x 6120) decodes at half scale, under the decoded-pixel cap."""
+    photo = reencode(image_bytes("JPEG", size=(8160, 6120)))
+    assert (photo.width, photo.height) == (2048, 1536)
+
+
+def test_png_declaring_too_many_pixels_is_refused_before_decoding() -> None:
+    """7000 x 7000 RGBA would take 196 MB decoded: refused from its header."""
+    bomb = png_declaring(7000, 7000)
+    assert len(bomb) < 100_000
+    with pytest.raises(PhotoError, match="too many pixels"):
+        reencode(bomb)
+
+
+def test_review_page_shows_renditions_and_links_the_full_photo(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    restaurant = make_restaurant()
+    data = {**review_data, "photo": upload("big.jpg", image_bytes("JPEG", size=(4032, 3024)))}
+    client.post(reverse("restaurant_review:add_review", args=[restaurant.pk]), data)
+    review = Review.objects.get()
+    assert (review.photo_width, review.photo_height) == (2048, 1536)
+    stem = review.photo.url.removesuffix(".jpg")
+    page = client.get(reverse("restaurant_review:details", args=[restaurant.pk]))
+    assertContains(page, f'href="{review.photo.url}"')
+    assertContains(
+        page,
+        f'srcset="{stem}-320w.webp 320w, {stem}-640w.webp 640w, {stem}-1280w.webp 1280w"',
+    )
+    assertContains(page, 'width="640" height="480"')
+
+
+def test_photo_stored_before_renditions_shows_the_full_photo(
+    client: Client, make_review: Any, settings: Any
+) -> None:
+    review = make_review(photo="reviews/old.jpg")
+    page = client.get(reverse("restaurant_review:details", args=[review.restaurant.pk]))
+    assertContains(page, '<img src="/media/reviews/old.jpg"')
+    assert "srcset" not in page.content.decode()
+
+
+def test_upload_while_another_is_decoded_gets_503_with_its_input_kept(
+    client: Client, make_restaurant: Any, review_data: Any, settings: Any, media_files: Any
+) -> None:
+    settings.PHOTO_DECODE_WAIT_SECONDS = 0.2
+    restaurant = make_restaurant()
+    data = {**review_data, "photo": upload("a.jpg", image_bytes())}
+    url = reverse("restaurant_review:add_review", args=[restaurant.pk])
+    with DECODING.taken(wait_seconds=0):  # another request is decoding its photo
+        response = client.post(url, data)
+    assertContains(
+        response, "We are processing other photos", status_code=HTTPStatus.SERVICE_UNAVAILABLE
+    )
+    assert response["Retry-After"] == "5"
+    assertContains(response, "Best dumplings in town.", status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+    assert Review.objects.count() == 0 and media_files() == []
+    # Its turn comes: the same post goes through.
+    data["photo"] = upload("a.jpg", image_bytes())
+    assert client.post(url, data).status_code == HTTPStatus.FOUND
+    assert sorted(p.name for p in media_files()) == sorted(
+        name.split("/")[-1] for name in stored_names(Review.objects.get().photo.name)
+    )
+
+
+class FlakyStorage(FileSystemStorage):
+    """Local disk that refuses to store renditions of the photos named in `refuse`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.refuse: set[str] = set()
+
+    def _save(self, name: str, content: Any) -> str:
+        if any(name.startswith(stem) for stem in self.refuse):
+            raise OSError("storage is unavailable")
+        return super()._save(name, content)
+
+
+def test_make_renditions_for_older_photos_is_resumable_and_idempotent(
+    settings: Any, make_restaurant: Any, media_files: Any
+) -> None:
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "tests.test_photos.FlakyStorage",
+            "OPTIONS": {"location": str(settings.MEDIA_ROOT)},
+        },
+    }
+    storage = storages["default"]
+    restaurant = make_restaurant()
+    names = []
+    for index in range(3):  # photos as the first version stored them: no renditions
+        name = storage.save(
+            f"reviews/old{index}.jpg", ContentFile(image_bytes("JPEG", size=(900, 600)))
+        )
+        Review.objects.create(
+            restaurant=restaurant, user_name="Old", rating=4, review_text="ok", photo=name
+        )
+        names.append(name)
+    storage.refuse = {"reviews/old1-"}  # Storage fails on the second photo
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="Stopped at 2 of 3 .1 done."):
+        call_command("make_renditions", stdout=out)
+    assert "[1/3] reviews/old0.jpg: 3 renditions" in out.getvalue()
+    assert len(media_files()) == 3 + 3  # old0's renditions, nothing left of old1's
+
+    storage.refuse = set()
+    out = io.StringIO()
+    call_command("make_renditions", stdout=out)
+    assert "[1/2] reviews/old1.jpg: 3 renditions" in out.getvalue()
+    assert "Renditions made for 2 photos; 0 skipped." in out.getvalue()
+    assert sorted(p.name for p in media_files()) == sorted(
+        stored.split("/")[-1] for name in names for stored in stored_names(name)
+    )
+    assert set(Review.objects.values_list("photo_width", "photo_height")) == {(900, 600)}
+    out = io.StringIO()
+    call_command("make_renditions", stdout=out)
+    assert "nothing to do" in out.getvalue()
