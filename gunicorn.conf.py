@@ -1,5 +1,7 @@
 """gunicorn settings for App Service (Azure mode) and the local run command (embedded default)."""
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
 
@@ -29,6 +31,25 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 # No control socket: its default path (~/.gunicorn/gunicorn.ctl) is shared by every instance
 # on the machine, and a second one would take it over and delete it when it stops.
 control_socket_disable = True
+
+
+def _return_freed_memory() -> None:
+    """glibc raises its mmap threshold as large blocks are freed, after which a photo's decoded
+    pixels come from per-thread heaps that are rarely given back: 8 parallel uploads left a
+    worker at 396 MB. A fixed threshold (128 KiB, its default) keeps big blocks in mmap, freed
+    at once (151 MB). Set in the master, so every worker forked from it has it too."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return
+    try:
+        mallopt = ctypes.CDLL(libc_name).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    m_mmap_threshold = -3
+    mallopt(m_mmap_threshold, 128 * 1024)
+
+
+_return_freed_memory()
 
 
 def when_ready(server: object) -> None:

@@ -44,10 +44,11 @@ def megabytes(size: int) -> str:
 # srcset; a photo narrower than a slot gets a rendition at its own width there.
 RENDITION_WIDTHS = (320, 640, 1280)
 RENDITION_FORMAT = FORMATS["WEBP"]
-# Decoding holds the whole image in memory (4 bytes a pixel): one decode at a time per process
-# (DECODING), and at most 16 MP (64 MB) decoded, counted after a JPEG is decoded at a reduced
-# scale (a 50-MP phone photo decodes at half scale, 12.5 MP).
-MAX_DECODED_PIXELS = 16_000_000
+# Decoding holds the whole image in memory: one decode at a time per process (DECODING), and at
+# most what a phone's photo decodes to, in pixels x bands: 40 M, counted after a JPEG is decoded
+# at a reduced scale (a 50-MP phone JPEG decodes at half scale: 12.5 MP x 3 bands). A 12-MP RGB
+# PNG passes; a 12-MP RGBA one (49 M) does not.
+MAX_DECODED_SAMPLES = 40_000_000
 
 TOO_MANY_PIXELS = "The photo has too many pixels; please upload a smaller one."
 
@@ -150,7 +151,7 @@ def reencode_photo(
     turned upright, scaled so neither side exceeds `max_edge`, with its renditions.
 
     Memory stays bounded: a JPEG is decoded at the smallest scale that still gives `max_edge`
-    (its "draft" mode), anything that would still be larger than MAX_DECODED_PIXELS is refused
+    (its "draft" mode), anything that would still be larger than MAX_DECODED_SAMPLES is refused
     before it is decoded, and one photo is decoded at a time (PhotoBusy after `wait_seconds`
     of waiting for the DECODING slot)."""
     if size > max_bytes:
@@ -174,7 +175,8 @@ def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
                     scale = max_edge / max(original.size)
                     target = (round(original.width * scale), round(original.height * scale))
                     original.draft(original.mode, target)
-                if original.width * original.height > MAX_DECODED_PIXELS:
+                bands = Image.getmodebands(original.mode)
+                if original.width * original.height * bands > MAX_DECODED_SAMPLES:
                     raise PhotoError(TOO_MANY_PIXELS)
                 icc_profile = original.info.get("icc_profile")
                 original.load()

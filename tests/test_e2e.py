@@ -156,12 +156,15 @@ def test_add_restaurant_and_post_review_with_photo(
         lambda r: "reviews/" in r.url and r.request.resource_type == "image"
     ) as photo_response:
         page.get_by_role("button", name="Post review").click()
+    # The tile is a WebP rendition, the narrowest that fills 320 CSS px; a click opens the photo.
     assert photo_response.value.status == 200
-    assert photo_response.value.headers["content-type"] == "image/jpeg"
+    assert photo_response.value.headers["content-type"] == "image/webp"
     assert page.get_by_text("Thank you! Your review was posted.").is_visible()
     image = page.get_by_alt_text("Photo from Robo's review of E2E Bistro")
     image.wait_for()
-    assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 640
+    assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 320
+    full = page.request.get(page.locator("a.review-photo").first.get_attribute("href"))
+    assert full.status == 200 and full.headers["content-type"] == "image/jpeg"
     assert "Rated 4.0 out of 5" in page.locator(".rating-summary").inner_text()
     screenshot(page, live_app, "review-posted")
 

@@ -137,7 +137,7 @@ def test_details_links_photo_thumbnail_to_full_photo(
     assert (
         f'<a class="review-photo" href="{url}"><img src="{small}" srcset="{small} 64w" '
         'sizes="(max-width: 400px) calc(100vw - 4.5rem), 320px" width="64" height="48" '
-        'alt="Photo from Ana’s review of Café Olé" loading="eager" decoding="async" '
+        'alt="Photo from Ana&#x27;s review of Café Olé" loading="eager" decoding="async" '
         'fetchpriority="high">'
     ) in html
     photo = client.get(url)
