@@ -15,12 +15,11 @@ use_python requirements.txt
 # Browsing works without photo storage, so this warns rather than stopping the app.
 "$PYTHON" manage.py check_storage || echo "WARNING: photo uploads will fail until storage is fixed (see above)" >&2
 
-# Static files: collected at build time if the build did it, otherwise on the first start.
-# Instances starting together on one machine take turns (flock, where there is one).
-if [ ! -f staticfiles/staticfiles.json ]; then
-  take_turns=()
-  if command -v flock >/dev/null 2>&1; then take_turns=(flock .collectstatic.lock); fi
-  "${take_turns[@]}" "$PYTHON" manage.py collectstatic --noinput --verbosity 0
-fi
+# Static files, collected at every start (about a second; only changed files are copied), so
+# a changed stylesheet is never served stale under its old hashed name. Instances starting
+# together on one machine take turns (flock, where there is one).
+take_turns=()
+if command -v flock >/dev/null 2>&1; then take_turns=(flock .collectstatic.lock); fi
+"${take_turns[@]}" "$PYTHON" manage.py collectstatic --noinput --verbosity 0
 
 exec "$PYTHON" -m gunicorn azureproject.wsgi --config gunicorn.conf.py

@@ -128,6 +128,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Static files: hashed names from collectstatic's manifest; before collectstatic has run
 # (runserver on a fresh clone), WhiteNoise serves them straight from static/.
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
+# Files browsers ask for at the site's root (favicon.ico, icons, the web app manifest).
+WHITENOISE_ROOT = BASE_DIR / "public"
 if WHITENOISE_USE_FINDERS:
     # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)

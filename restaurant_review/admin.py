@@ -1,6 +1,8 @@
 from typing import cast
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -28,6 +30,11 @@ class ReviewInline(admin.TabularInline):
     model = Review
     form = ReviewAdminForm
     extra = 0
+    # Narrow inputs, so a restaurant with many reviews fits the page without sideways scrolling.
+    formfield_overrides = {
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 34})},
+    }
     fields = ["user_name", "rating", "review_text", "photo_thumbnail", "photo", "created_at"]
     readonly_fields = ["created_at", "photo_thumbnail"]
 

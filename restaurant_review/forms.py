@@ -1,4 +1,4 @@
-from typing import IO
+from typing import IO, Any
 
 from django import forms
 from django.conf import settings
@@ -33,10 +33,37 @@ class SearchForm(forms.Form):
 
 
 class SiteForm(forms.ModelForm):
-    """The classes the site's stylesheet gives a field's wrapper in `{{ form }}`."""
+    """A public form, rendered by `{{ form }}` with forms/site_form.html: an error summary,
+    labels without colons, optional fields marked, and inputs tied to their hint and error
+    messages for screen readers."""
 
-    error_css_class = "field-invalid"
-    required_css_class = "field-required"
+    template_name = "forms/site_form.html"
+    label_suffix = ""
+
+    def notices(self) -> list[tuple[str, str]]:
+        """(field name, a note shown at that field), for what the user should know."""
+        return []
+
+    def get_context(self) -> dict[str, Any]:
+        return {**super().get_context(), "notices": self.notices()}
+
+    def full_clean(self) -> None:
+        super().full_clean()
+        notices = dict(self.notices())
+        for name, field in self.fields.items():
+            described = [
+                f"{self[name].auto_id}_{part}"
+                for part, present in (
+                    ("helptext", bool(field.help_text)),
+                    ("notice", name in notices),
+                    ("error", name in self.errors),
+                )
+                if present
+            ]
+            if described:
+                field.widget.attrs["aria-describedby"] = " ".join(described)
+            if name in self.errors:
+                field.widget.attrs["aria-invalid"] = "true"
 
 
 class RestaurantForm(SiteForm):
@@ -111,7 +138,7 @@ class ReviewForm(PhotoFormMixin, SiteForm):
         coerce=int,
     )
     photo = forms.FileField(
-        label="Photo (optional)",
+        label="Photo",
         required=False,
         widget=forms.FileInput(attrs={"accept": ACCEPT}),
     )
@@ -119,13 +146,24 @@ class ReviewForm(PhotoFormMixin, SiteForm):
     class Meta:
         model = Review
         fields = ["user_name", "rating", "review_text", "photo"]
-        widgets = {"review_text": forms.Textarea(attrs={"rows": 4})}
+        labels = {"user_name": "Your name", "review_text": "Your review"}
+        widgets = {
+            "user_name": forms.TextInput(attrs={"autocomplete": "name"}),
+            "review_text": forms.Textarea(attrs={"rows": 5}),
+        }
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields[
             "photo"
         ].help_text = f"{FORMAT_NAMES}, up to {megabytes(settings.PHOTO_MAX_BYTES)} MB."
+
+    def notices(self) -> list[tuple[str, str]]:
+        # A browser never sends a file back: when the form comes back for another field's
+        # sake, the chosen photo is gone and the user must choose it again.
+        if self.is_bound and self.errors and self.files.get("photo") and "photo" not in self.errors:
+            return [("photo", "Your photo was not kept: please choose it again.")]
+        return []
 
     def save(self, commit: bool = True) -> Review:
         review = super().save(commit=False)

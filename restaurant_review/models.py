@@ -48,6 +48,35 @@ class RestaurantQuerySet(models.QuerySet):
             ),
         )
 
+    def with_cover_photo(self) -> "RestaurantQuerySet":
+        """Annotate `cover_photo`, `cover_width` and `cover_height`: the newest review photo
+        that has renditions (None if there is none), in the same query."""
+        newest = Review.objects.filter(
+            restaurant=OuterRef("pk"), photo_width__isnull=False
+        ).order_by("-created_at", "-pk")
+        return self.annotate(
+            cover_photo=Subquery(newest.values("photo")[:1]),
+            cover_width=Subquery(newest.values("photo_width")[:1]),
+            cover_height=Subquery(newest.values("photo_height")[:1]),
+        )
+
+    def with_rating_distribution(self) -> "RestaurantQuerySet":
+        """Annotate `stars_1` ... `stars_5`: how many reviews gave each rating, in the same
+        query."""
+        reviews = Review.objects.filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+        return self.annotate(
+            **{
+                f"stars_{rating}": Coalesce(
+                    Subquery(
+                        reviews.filter(rating=rating).annotate(value=Count("pk")).values("value"),
+                        output_field=IntegerField(),
+                    ),
+                    0,
+                )
+                for rating in range(RATING_MIN, RATING_MAX + 1)
+            }
+        )
+
     def search(self, text: str) -> "RestaurantQuerySet":
         text = text.strip()
         return self.filter(name__icontains=text) if text else self
@@ -61,9 +90,13 @@ class Restaurant(models.Model):
 
     objects = RestaurantQuerySet.as_manager()
 
-    # Set on the rows of RestaurantQuerySet.with_rating_stats().
+    # Set on the rows of RestaurantQuerySet.with_rating_stats(), with_cover_photo() and
+    # with_rating_distribution().
     avg_rating: float | None
     review_count: int
+    cover_photo: str | None
+    cover_width: int | None
+    cover_height: int | None
 
     class Meta:
         ordering = ["name", "pk"]
@@ -76,6 +109,17 @@ class Restaurant(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("restaurant_review:details", args=[self.pk])
 
+    def cover_renditions(self) -> list["PhotoRendition"]:
+        """The renditions of the cover photo (with_cover_photo()), narrowest first."""
+        return photo_renditions(self.cover_photo, self.cover_width, self.cover_height)
+
+    def rating_distribution(self) -> list[tuple[int, int]]:
+        """(rating, how many reviews gave it), best first (with_rating_distribution())."""
+        return [
+            (rating, getattr(self, f"stars_{rating}"))
+            for rating in range(RATING_MAX, RATING_MIN - 1, -1)
+        ]
+
 
 def review_photo_path(instance: "Review", filename: str) -> str:
     """A unique name per photo, keeping the extension the photo was re-encoded to."""
@@ -86,6 +130,23 @@ class PhotoRendition(NamedTuple):
     url: str
     width: int
     height: int
+
+
+def photo_renditions(
+    name: str | None, width: int | None, height: int | None
+) -> list[PhotoRendition]:
+    """The renditions of the photo stored as `name`, `width` x `height`, narrowest first, one
+    per distinct width; none without a photo or its size (stored before renditions existed)."""
+    if not name or not width or not height:
+        return []
+    storage = Review.photo.field.storage
+    renditions: dict[int, PhotoRendition] = {}
+    for slot in RENDITION_WIDTHS:
+        size = rendition_size(width, height, slot)
+        renditions.setdefault(
+            size[0], PhotoRendition(storage.url(rendition_name(name, slot)), *size)
+        )
+    return list(renditions.values())
 
 
 def store_renditions(storage: Storage, name: str, photo: Photo) -> None:
@@ -129,7 +190,7 @@ class ReviewPhotoField(models.ImageField):
 
 class Review(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="reviews")
-    user_name = models.CharField("your name", max_length=50)
+    user_name = models.CharField("reviewer", max_length=50)
     rating = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)]
     )
@@ -151,24 +212,21 @@ class Review(models.Model):
         ]
         indexes = [
             models.Index(fields=["restaurant", "-created_at"], name="review_restaurant_recent_idx"),
+            # Cover photos: the newest review with a photo (with renditions) of a restaurant.
+            models.Index(
+                fields=["restaurant", "-created_at"],
+                condition=Q(photo_width__isnull=False),
+                name="review_photo_recent_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.user_name} on {self.restaurant}: {self.rating}/5"
 
     def photo_renditions(self) -> list[PhotoRendition]:
-        """The stored renditions of the photo, narrowest first, one per distinct width;
-        none for no photo, or one stored before renditions existed."""
-        if not self.photo or not self.photo_width or not self.photo_height:
-            return []
-        renditions: dict[int, PhotoRendition] = {}
-        for slot in RENDITION_WIDTHS:
-            width, height = rendition_size(self.photo_width, self.photo_height, slot)
-            name = rendition_name(self.photo.name, slot)
-            renditions.setdefault(
-                width, PhotoRendition(self.photo.storage.url(name), width, height)
-            )
-        return list(renditions.values())
+        """The stored renditions of the photo, narrowest first; none for no photo, or one
+        stored before renditions existed."""
+        return photo_renditions(self.photo.name or None, self.photo_width, self.photo_height)
 
 
 def delete_stored_photo(name: str, *, why: str) -> None:

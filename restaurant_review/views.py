@@ -3,6 +3,7 @@ from http import HTTPStatus
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -12,7 +13,8 @@ from restaurant_review.models import Restaurant, Review
 
 logger = logging.getLogger(__name__)
 
-RESTAURANTS_PER_PAGE = 20
+# 24 cards fill every row at 1, 2, 3 or 4 columns.
+RESTAURANTS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
 
 PHOTO_NOT_STORED = (
@@ -25,10 +27,14 @@ PHOTO_NOT_STORED = (
 def index(request: HttpRequest) -> HttpResponse:
     search_form = SearchForm(request.GET)
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-    restaurants = Restaurant.objects.with_rating_stats().search(query)
+    restaurants = Restaurant.objects.with_rating_stats().with_cover_photo().search(query)
     page = Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "search_form": search_form, "query": query}
     return render(request, "restaurant_review/index.html", context)
+
+
+def _restaurant_page_queryset() -> QuerySet[Restaurant]:
+    return Restaurant.objects.with_rating_stats().with_rating_distribution()
 
 
 def _render_details(
@@ -36,13 +42,14 @@ def _render_details(
 ) -> HttpResponse:
     reviews = restaurant.reviews.all()
     page = Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"restaurant": restaurant, "page": page, "form": form}
+    page_photos = [review for review in page.object_list if review.photo]
+    context = {"restaurant": restaurant, "page": page, "page_photos": page_photos, "form": form}
     return render(request, "restaurant_review/details.html", context, status=status)
 
 
 @require_GET
 def details(request: HttpRequest, pk: int) -> HttpResponse:
-    restaurant = get_object_or_404(Restaurant.objects.with_rating_stats(), pk=pk)
+    restaurant = get_object_or_404(_restaurant_page_queryset(), pk=pk)
     return _render_details(request, restaurant, ReviewForm(instance=Review(restaurant=restaurant)))
 
 
@@ -64,7 +71,7 @@ def create_restaurant(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def add_review(request: HttpRequest, pk: int) -> HttpResponse:
-    restaurant = get_object_or_404(Restaurant.objects.with_rating_stats(), pk=pk)
+    restaurant = get_object_or_404(_restaurant_page_queryset(), pk=pk)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
         if form.has_error("photo", code="busy"):

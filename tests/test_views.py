@@ -77,14 +77,19 @@ def test_home_search_with_no_match_says_so(client: Client, make_restaurant: Any)
     assert "No restaurant name contains “pizza”" in html
 
 
-def test_home_is_paginated_by_20(client: Client, make_restaurant: Any) -> None:
-    for index in range(25):
+def test_home_is_paginated_by_24(client: Client, make_restaurant: Any) -> None:
+    """24 cards fill every row at 1, 2, 3 or 4 columns."""
+    for index in range(30):
         make_restaurant(name=f"Place {index:02d}")
     first = client.get(INDEX).content.decode()
     second = client.get(INDEX, {"page": 2}).content.decode()
-    assert "Place 19" in first and "Place 20" not in first
-    assert "Place 20" in second and "Place 24" in second and "Place 19" not in second
-    assert "Page 2 of 2" in second
+    assert "Place 23" in first and "Place 24" not in first
+    assert "Place 24" in second and "Place 29" in second and "Place 23" not in second
+    assert (
+        '<a href="?page=2" aria-current="page"><span class="visually-hidden">Page </span>2</a>'
+        in second
+    )
+    assert "25–30 of 30 restaurants" in second
     # A nonsense page number shows a page rather than an error.
     assert client.get(INDEX, {"page": "abc"}).status_code == HTTPStatus.OK
 
@@ -118,9 +123,9 @@ def test_details_shows_restaurant_and_reviews_newest_first(
     make_review(restaurant=restaurant, user_name="Newer", review_text="Second visit.", rating=2)
     html = client.get(details_url(restaurant)).content.decode()
     assert "3 Elm Ave" in html and "Small." in html
-    assert "Rated 3.0 out of 5" in html and "2 reviews" in html
+    assert "Rated 3 out of 5" in html and "2 reviews" in html
     assert html.index("Newer") < html.index("Older")
-    assert "Second visit." in html and "Rated 2.0 out of 5" in html
+    assert "Second visit." in html and "Rated 2 out of 5" in html
 
 
 def test_details_links_photo_thumbnail_to_full_photo(
@@ -136,9 +141,14 @@ def test_details_links_photo_thumbnail_to_full_photo(
     small = url.removesuffix(".jpg") + "-320w.webp"
     assert (
         f'<a class="review-photo" href="{url}"><img src="{small}" srcset="{small} 64w" '
-        'sizes="(max-width: 400px) calc(100vw - 4.5rem), 320px" width="64" height="48" '
-        'alt="Photo from Ana&#x27;s review of Café Olé" loading="eager" decoding="async" '
-        'fetchpriority="high">'
+        'sizes="(max-width: 560px) calc(100vw - 3rem), 320px" width="64" height="48" '
+        'alt="Photo from Ana&#x27;s review of Café Olé" loading="lazy" decoding="async">'
+    ) in html
+    # The photo strip above the reviews shows it first, loaded at once.
+    assert (
+        f'<li><a href="{url}"><img src="{small}" srcset="{small} 64w" sizes="160px" width="64" '
+        'height="48" alt="Photo from Ana&#x27;s review" loading="eager" decoding="async" '
+        'fetchpriority="high"></a></li>'
     ) in html
     photo = client.get(url)
     assert photo.status_code == HTTPStatus.OK
@@ -202,9 +212,7 @@ def test_create_restaurant_error_keeps_input_beside_fields(client: Client) -> No
     assert response.status_code == HTTPStatus.BAD_REQUEST
     html = response.content.decode()
     assert 'value="9 Bay St"' in html and "\nHi</textarea>" in html
-    assert re.search(
-        r'<label for="id_name"[^>]*>Name:</label>.*?This field is required', html, re.S
-    )
+    assert re.search(r'<label for="id_name"[^>]*>Name</label>.*?This field is required', html, re.S)
     assert Restaurant.objects.count() == 0
 
 
@@ -253,7 +261,8 @@ def test_invalid_review_comes_back_with_input_and_errors(
     response = client.post(review_url(restaurant), {**review_data, **change})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     html = response.content.decode()
-    assert re.search(rf'<label for="id_{field}"[^>]*>.*?class="errorlist', html, re.S)
+    assert re.search(rf'<label for="id_{field}"[^>]*>.*?class="field-error"', html, re.S)
+    assert f'<a href="#id_{field}">' in html  # the error summary links to the field
     assert "Best dumplings in town.</textarea>" in html
     if field != "user_name":
         assert 'value="Ana"' in html

@@ -4,6 +4,8 @@ A tag in Python rather than an include with a loop and floatformat: it is drawn 
 restaurant on the home page, and that was most of the page's rendering time.
 """
 
+from decimal import ROUND_HALF_UP, Decimal
+
 from django import template
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
@@ -13,22 +15,34 @@ from restaurant_review.models import RATING_MAX
 register = template.Library()
 
 
+@register.filter
+def rating(value: float) -> str:
+    """A rating as people read it: one decimal, halves rounded up, none for whole numbers
+    (3.25 reads "3.3", 4.0 reads "4")."""
+    rounded = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return str(rounded).removesuffix(".0")
+
+
 @register.simple_tag
-def stars(rating: float | None, count: int | None = None) -> SafeString:
-    if rating is None:
-        html = mark_safe('<span class="stars stars-none">No reviews yet</span>')
-    else:
-        value = f"{float(rating):.1f}"
-        full = int(float(rating) + 0.5)
-        html = format_html(
-            '<span class="stars" title="{value} out of {best}">'
-            '<span aria-hidden="true">{drawn}</span>'
-            '<span class="visually-hidden">Rated {value} out of {best}</span>'
-            '<span class="stars-number" aria-hidden="true">{value}</span></span>',
-            value=value,
-            best=RATING_MAX,
-            drawn="★" * full + "☆" * (RATING_MAX - full),
-        )
+def stars(value: float | None, count: int | None = None, *, number: bool = True) -> SafeString:
+    """Stars for a rating `value`, with the number unless `number` is off (screen readers
+    always get it), and `count` reviews if given; with no rating, "No reviews yet" once,
+    however many reviews that makes."""
+    if value is None:
+        return mark_safe('<span class="stars stars-none">No reviews yet</span>')
+    text = rating(value)
+    full = int(Decimal(text).to_integral_value(rounding=ROUND_HALF_UP))
+    html = format_html(
+        '<span class="stars" title="{text} out of {best}">'
+        '<span class="stars-drawn" aria-hidden="true">{drawn}</span>'
+        '<span class="visually-hidden">Rated {text} out of {best}</span>{shown}</span>',
+        text=text,
+        best=RATING_MAX,
+        drawn="★" * full + "☆" * (RATING_MAX - full),
+        shown=format_html('<span class="stars-number" aria-hidden="true">{}</span>', text)
+        if number
+        else "",
+    )
     if count is not None:
         html += format_html(
             '<span class="review-count">{} review{}</span>', count, "" if count == 1 else "s"
