@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/python-env.sh
 AZURITE_VERSION="3.37.0"
+AXE_VERSION="4.14.1"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -58,6 +59,16 @@ if command -v npm >/dev/null 2>&1; then
     say "Azurite $AZURITE_VERSION (npm)"
     as_root npm install --global --silent --no-audit --no-fund "azurite@$AZURITE_VERSION" >/dev/null \
       || say "could not install Azurite: its tests will not run"
+  fi
+fi
+
+# axe-core for the accessibility checks of the browser tests, in the tests' own cache.
+if command -v npm >/dev/null 2>&1; then
+  axe_package=.ci/cache/node/node_modules/axe-core/package.json
+  if ! grep -q "\"version\": \"$AXE_VERSION\"" "$axe_package" 2>/dev/null; then
+    say "axe-core $AXE_VERSION (npm)"
+    npm install --prefix .ci/cache/node --no-save --silent --no-audit --no-fund "axe-core@$AXE_VERSION" >/dev/null \
+      || say "could not install axe-core: accessibility tests will not run"
   fi
 fi
 

@@ -130,6 +130,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = not (STATIC_ROOT / "staticfiles.json").exists()
 # Files browsers ask for at the site's root (favicon.ico, icons, the web app manifest).
 WHITENOISE_ROOT = BASE_DIR / "public"
+WHITENOISE_MIMETYPES = {".webmanifest": "application/manifest+json"}
 if WHITENOISE_USE_FINDERS:
     # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)

@@ -51,19 +51,10 @@ from PIL import Image, ImageFilter  # noqa: E402
 
 from restaurant_review.management.commands._demo_photos import DISHES, demo_photo  # noqa: E402
 from tests.azurite import Azurite, find_azurite  # noqa: E402
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
 from tests.services import AppServer, base_env, manage  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MB = 1024 * 1024
 VIEWPORTS = {
     "desktop 1280 px": {"viewport": {"width": 1280, "height": 900}, "device_scale_factor": 1},

@@ -35,8 +35,11 @@ class ReviewInline(admin.TabularInline):
         models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
         models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 34})},
     }
-    fields = ["user_name", "rating", "review_text", "photo_thumbnail", "photo", "created_at"]
+    # The photo is changed on the review's own page (show_change_link): a file input per row
+    # would make the table too wide.
+    fields = ["user_name", "rating", "review_text", "photo_thumbnail", "created_at"]
     readonly_fields = ["created_at", "photo_thumbnail"]
+    show_change_link = True
 
     @admin.display(description="Photo")
     def photo_thumbnail(self, review: Review) -> str:

@@ -6,6 +6,7 @@ import io
 import os
 import pwd
 import secrets
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from PIL import ExifTags, Image
 from azureproject.credential import reset_credentials
 from restaurant_review.models import Restaurant, Review
 from tests.azurite import Azurite, find_azurite
-from tests.helpers import AZURE_HOST, BlobApp, image_bytes
+from tests.helpers import AZURE_HOST, CHROMIUM, CHROMIUM_ARGS, BlobApp, image_bytes
 from tests.identity import IdentityEndpoint
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
 from tests.services import unavailable
@@ -128,6 +129,28 @@ def identity_in_process(
 
     yield use
     reset_credentials()
+
+
+# Chromium, driven by Playwright (browser tests)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Module-scoped: Playwright's sync API runs an event loop in this thread while it lives,
+    and Django refuses database calls from a thread with a running loop."""
+    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not executable:
+        unavailable("Chromium not found (Debian: apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
 
 
 # Azurite (tests/azurite.py) and Blob Storage settings for the app

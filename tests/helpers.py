@@ -19,6 +19,18 @@ from tests.identity import IdentityEndpoint
 # The app's host name in Azure-mode tests (WEBSITE_HOSTNAME).
 AZURE_HOST = "restaurant-review.azurewebsites.net"
 
+# Debian's Chromium, as root in a closed network: no sandbox, and no background calls home.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
 
 def image_bytes(
     image_format: str = "JPEG", *, size: tuple[int, int] = (64, 48), gps: bool = False

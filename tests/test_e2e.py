@@ -3,7 +3,6 @@ start.sh on loopback, once on the embedded default and once in Azure mode (real 
 Azurite, the test identity endpoint, HTTPS). Screenshots go to test-artifacts/ (not committed)."""
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,42 +12,12 @@ import pytest
 import trustme
 
 from tests.helpers import image_bytes
-from tests.services import PROJECT_DIR, AppServer, base_env, manage, unavailable
+from tests.services import PROJECT_DIR, AppServer, base_env, manage
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = PROJECT_DIR / "test-artifacts"
 ADMIN_USER, ADMIN_PASSWORD = "admin", "e2e-" + "Str0ng-pass!"
-# Chromium as root in a closed network: no sandbox, and no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Module-scoped: Playwright's sync API runs an event loop in this thread while it lives,
-    and Django refuses database calls from a thread with a running loop."""
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
-    if not executable:
-        unavailable("Chromium not found (Debian: apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("Playwright for Python is not installed (pip install -r requirements-dev.txt)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        yield browser
-        browser.close()
 
 
 @dataclass

@@ -497,3 +497,102 @@ def test_admin_lists_and_inline_rows_show_thumbnails(
         reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
     )
     assertContains(change, f'<img src="{thumbnail}"')
+
+
+# What diners meet (issue: a restaurant site people enjoy)
+
+
+def test_pages_have_their_own_title_and_description(client: Client, make_restaurant: Any) -> None:
+    restaurant = make_restaurant(name="Golden Spoon", street_address="12 Pike St")
+    pages = {
+        INDEX: "<title>Restaurants · Restaurant Review</title>",
+        details_url(restaurant): "<title>Golden Spoon, 12 Pike St · Restaurant Review</title>",
+        CREATE: "<title>Add a restaurant · Restaurant Review</title>",
+    }
+    descriptions = set()
+    for url, title in pages.items():
+        html = client.get(url).content.decode()
+        assert title in html
+        description = re.search(r'<meta name="description" content="([^"]+)">', html)
+        assert description and len(description.group(1)) > 40
+        descriptions.add(description.group(1))
+    assert len(descriptions) == 3
+    assert "Golden Spoon at 12 Pike St: be the first to review it. Cosy." in descriptions
+
+
+def test_favicon_and_app_icons_are_served(client: Client) -> None:
+    for path, content_type in [
+        ("/favicon.ico", "image/x-icon"),
+        ("/icon.svg", "image/svg+xml"),
+        ("/apple-touch-icon.png", "image/png"),
+        ("/site.webmanifest", "application/manifest+json"),
+    ]:
+        response = client.get(path)
+        assert response.status_code == HTTPStatus.OK, path
+        assert response["Content-Type"].startswith(content_type), path
+
+
+def test_restaurant_without_reviews_says_so_once(client: Client, make_restaurant: Any) -> None:
+    html = client.get(details_url(make_restaurant())).content.decode()
+    assert html.count("No reviews yet") == 1
+    assert "0 reviews" not in html and "Not rated yet" in html
+
+
+def test_restaurant_page_shows_the_rating_distribution(
+    client: Client, make_restaurant: Any, make_review: Any
+) -> None:
+    restaurant = make_restaurant()
+    for rating in (5, 5, 4, 1):
+        make_review(restaurant=restaurant, rating=rating)
+    html = client.get(details_url(restaurant)).content.decode()
+    bars = re.findall(
+        r'<span class="rating-label">(\d) stars?</span><meter min="0" max="4" '
+        r'value="(\d)"',
+        html,
+    )
+    assert bars == [("5", "2"), ("4", "1"), ("3", "0"), ("2", "0"), ("1", "1")]
+    assert '<p class="rating-big" aria-hidden="true">3.8</p>' in html  # 3.75, rounded up
+
+
+def test_home_cards_show_the_newest_review_photo(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    with_photo, without = make_restaurant(name="A Place"), make_restaurant(name="B Place")
+    for name in ("old.jpg", "new.jpg"):
+        client.post(review_url(with_photo), {**review_data, "photo": upload(name, image_bytes())})
+    newest = Review.objects.filter(restaurant=with_photo).order_by("-created_at").first()
+    assert newest is not None
+    html = client.get(INDEX).content.decode()
+    cover = newest.photo.url.removesuffix(".jpg") + "-320w.webp"
+    first_card, second_card = html.split('class="restaurant-card"')[1:3]
+    assert f'src="{cover}"' in first_card and 'alt=""' in first_card
+    assert '<span class="cover-placeholder" aria-hidden="true"></span>' in second_card
+    assert without.name in second_card
+
+
+def test_forms_mark_optional_fields_and_drop_label_colons(
+    client: Client, make_restaurant: Any
+) -> None:
+    html = client.get(CREATE).content.decode()
+    assert '<label for="id_name">Name</label>' in html
+    assert (
+        '<label for="id_description">Description <span class="optional">(optional)</span>' in html
+    )
+    restaurant = make_restaurant()
+    page = client.get(details_url(restaurant)).content.decode()
+    assert '<label for="id_photo">Photo <span class="optional">(optional)</span>' in page
+    # A failed post comes back scrolled to the form.
+    assert f'action="{review_url(restaurant)}#review-form"' in page
+
+
+def test_failed_review_with_a_photo_asks_for_it_again(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    restaurant = make_restaurant()
+    data = {**review_data, "rating": "", "photo": upload("a.jpg", image_bytes())}
+    response = client.post(review_url(restaurant), data)
+    assertContains(response, "Your photo was not kept: please choose it again.", status_code=400)
+    assertContains(
+        response, 'aria-describedby="id_photo_helptext id_photo_notice"', status_code=400
+    )
+    assertContains(response, 'aria-invalid="true"', count=1, status_code=400)

@@ -1,0 +1,222 @@
+"""What people meet, in a real browser: every public page passes axe-core with no violations at
+desktop and phone widths, nothing scrolls sideways, and a failed form puts the user at its error
+summary. Chromium (Debian) with Playwright against start.sh on the embedded default."""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.helpers import image_bytes
+from tests.services import PROJECT_DIR, AppServer, base_env, manage, unavailable
+
+pytestmark = pytest.mark.browser
+
+# Installed by run-tests.sh (npm), next to the other test caches.
+AXE = PROJECT_DIR / ".ci" / "cache" / "node" / "node_modules" / "axe-core" / "axe.min.js"
+WIDTHS = [1280, 390]
+ADMIN_PASSWORD = "design-" + "Str0ng-pass!"
+
+
+@dataclass
+class Site:
+    url: str
+    busy: int  # a restaurant with reviews and photos
+    empty: int  # a restaurant without reviews
+    down_url: str  # the same site with its database unreachable
+
+
+def shell(code: str, env: dict[str, str]) -> str:
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    tmp = tmp_path_factory.mktemp("design")
+    env = base_env(SQLITE_PATH=str(tmp / "db.sqlite3"), MEDIA_ROOT=str(tmp / "media"))
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    seeded = manage(
+        "seed_demo", "--restaurants", "30", "--reviews", "150", "--photos", "12", env=env
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    busy = shell(
+        "from django.db.models import Count; from restaurant_review.models import Restaurant; "
+        "print(Restaurant.objects.annotate(n=Count('reviews')).order_by('-n')[0].pk)",
+        env,
+    )
+    empty = shell(
+        "from restaurant_review.models import Restaurant; "
+        "print(Restaurant.objects.create(name='Quiet Corner', street_address='1 Elm St').pk)",
+        env,
+    )
+    admin = manage(
+        "createsuperuser",
+        "--noinput",
+        "--username",
+        "admin",
+        "--email",
+        "a@example.com",
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
+    )
+    assert admin.returncode == 0, admin.stderr
+    server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp / "server.log").start()
+    # A database that cannot be opened (a directory): every page is the 503 page.
+    (tmp / "not-a-database").mkdir()
+    down = AppServer(
+        base_env(SQLITE_PATH=str(tmp / "not-a-database"), MEDIA_ROOT=str(tmp / "media")),
+        tmp / "down.log",
+        gunicorn_only=True,
+    ).start()
+    try:
+        yield Site(server.url, int(busy), int(empty), down.url)
+    finally:
+        server.stop()
+        down.stop()
+
+
+@pytest.fixture(params=WIDTHS, ids=lambda width: f"{width}px")
+def page(request: Any, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": request.param, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any) -> list[str]:
+    if not AXE.exists():
+        unavailable(f"axe-core not found at {AXE} (./run-tests.sh installs it with npm)")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at "
+        + json.dumps([node["target"] for node in v["nodes"]][:5])
+        for v in violations
+    ]
+
+
+def assert_accessible_and_fits(page: Any, what: str) -> None:
+    assert axe_violations(page) == [], what
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"{what} scrolls sideways by {overflow} px"
+
+
+def public_pages(site: Site) -> list[tuple[str, str]]:
+    return [
+        ("home", "/"),
+        ("home, page 2", "/?page=2"),
+        ("search results", "/?q=pizza"),
+        ("search without results", "/?q=nothing-like-this"),
+        ("restaurant with reviews", f"/restaurant/{site.busy}/"),
+        ("restaurant without reviews", f"/restaurant/{site.empty}/"),
+        ("add a restaurant", "/restaurant/new/"),
+        ("404 page", "/restaurant/999999/"),
+    ]
+
+
+def test_public_pages_have_no_axe_violations(page: Any, site: Site) -> None:
+    for what, path in public_pages(site):
+        response = page.goto(site.url + path)
+        assert response.status in {200, 404}, what
+        assert_accessible_and_fits(page, what)
+
+
+def test_forms_with_errors_have_no_axe_violations_and_focus_the_summary(
+    page: Any, site: Site
+) -> None:
+    page.goto(site.url + "/restaurant/new/")
+    page.get_by_role("button", name="Add restaurant").click()
+    summary = page.locator(".error-summary")
+    summary.wait_for()
+    page.wait_for_load_state()
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    assert summary.get_by_role("link", name="This field is required.").count() == 2
+    assert_accessible_and_fits(page, "add a restaurant, with errors")
+
+    page.goto(site.url + f"/restaurant/{site.busy}/")
+    page.get_by_label("Your name").fill("Hasty")
+    page.get_by_label("Photo (optional)").set_input_files(
+        {"name": "dish.png", "mimeType": "image/png", "buffer": b"\x89PNG not really"}
+    )
+    page.get_by_role("button", name="Post review").click()
+    page.locator(".error-summary").wait_for()
+    page.wait_for_load_state()
+    # The page lands at the form, its summary focused and in view, the input kept.
+    assert page.url.endswith("#review-form")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    assert page.locator(".error-summary").is_visible()
+    in_view = page.evaluate(
+        "(() => { const r = document.querySelector('.error-summary').getBoundingClientRect();"
+        " return r.top >= 0 && r.top < window.innerHeight; })()"
+    )
+    assert in_view
+    assert page.get_by_label("Your name").input_value() == "Hasty"
+    # Following a summary link moves to its field.
+    page.locator(".error-summary").get_by_role("link").first.click()
+    assert page.evaluate("document.activeElement.id") == "id_rating"
+    assert_accessible_and_fits(page, "review form, with errors")
+
+
+def test_photo_dropped_by_a_failed_post_is_asked_for_again(page: Any, site: Site) -> None:
+    page.goto(site.url + f"/restaurant/{site.busy}/")
+    jpeg = image_bytes("JPEG", size=(40, 30))
+    page.get_by_label("Photo (optional)").set_input_files(
+        {"name": "dish.jpg", "mimeType": "image/jpeg", "buffer": jpeg}
+    )
+    page.get_by_role("button", name="Post review").click()
+    notice = page.locator(".field-notice")
+    notice.wait_for()
+    assert "choose it again" in notice.inner_text()
+    assert_accessible_and_fits(page, "review form, photo to choose again")
+
+
+def test_error_pages_have_no_axe_violations(page: Any, site: Site) -> None:
+    # 403: the form's security token is gone (cookies cleared) when it is sent.
+    page.goto(site.url + "/restaurant/new/")
+    page.context.clear_cookies()
+    page.get_by_label("Name").fill("Forged")
+    page.get_by_label("Street address").fill("1 Nowhere")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Add restaurant").click()
+    assert posted.value.status == 403
+    page.wait_for_load_state()
+    assert_accessible_and_fits(page, "403 page")
+    # 503: the database cannot be reached.
+    assert page.goto(site.down_url + "/").status == 503
+    assert "Temporarily unavailable" in page.inner_text("h1")
+    assert_accessible_and_fits(page, "503 page")
+
+
+def test_current_page_is_marked_in_the_nav(page: Any, site: Site) -> None:
+    page.goto(site.url + "/restaurant/new/")
+    current = page.locator('.site-nav [aria-current="page"]')
+    assert current.count() == 1 and current.inner_text() == "Add a restaurant"
+    page.goto(site.url + "/")
+    assert page.locator('.site-nav [aria-current="page"]').inner_text() == "Restaurants"
+
+
+def test_admin_restaurant_with_many_inline_reviews_fits_the_width(browser: Any, site: Site) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    try:
+        page.goto(site.url + "/admin/login/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(ADMIN_PASSWORD)
+        page.get_by_role("button", name="Log in").click()
+        page.goto(site.url + f"/admin/restaurant_review/restaurant/{site.busy}/change/")
+        rows = page.locator(".inline-related tbody tr.has_original").count()
+        assert rows >= 12
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        page.goto(site.url + "/admin/restaurant_review/review/")
+        headers = page.locator("#result_list thead th").all_inner_texts()
+        assert "REVIEWER" in [h.strip().upper() for h in headers]
+        assert "YOUR NAME" not in [h.strip().upper() for h in headers]
+        assert page.locator("#result_list img").count() > 0  # photo thumbnails in rows
+    finally:
+        context.close()
