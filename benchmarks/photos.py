@@ -21,12 +21,9 @@ Needs what ./run-tests.sh installs (PostgreSQL, Azurite, Chromium, Playwright), 
 """
 
 import argparse
-import base64
-import hashlib
 import http.client
 import io
 import json
-import os
 import random
 import re
 import shutil
@@ -45,13 +42,12 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 import trustme  # noqa: E402
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
+from benchmarks.lighthouse import browser_args, median_report  # noqa: E402
 from restaurant_review.management.commands._demo_photos import DISHES, demo_photo  # noqa: E402
 from tests.azurite import Azurite, find_azurite  # noqa: E402
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.helpers import CHROMIUM  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
 from tests.services import AppServer, base_env, manage  # noqa: E402
 
@@ -254,23 +250,6 @@ def running(
 # The browser
 
 
-def spki_hash(pem: Path) -> str:
-    cert = x509.load_pem_x509_certificate(pem.read_bytes())
-    spki = cert.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
-
-
-def browser_args(trusted: list[Path]) -> list[str]:
-    """Chromium's flags; certificates whose keys are listed count as valid (no certificate
-    error, so the HTTP cache works), which is what trusting the test CA would give."""
-    args = list(CHROMIUM_ARGS)
-    if trusted:
-        args.append("--ignore-certificate-errors-spki-list=" + ",".join(map(spki_hash, trusted)))
-    return args
-
-
 def page_weight(url: str, trusted: list[Path]) -> dict[str, tuple[int, int, int]]:
     """Bytes transferred (and requests made) on a first and a repeat visit, per viewport."""
     from playwright.sync_api import sync_playwright
@@ -320,48 +299,17 @@ def report_weight(mode: str, weights: dict[str, Any]) -> None:
         )
 
 
-def lighthouse_run(executable: str, url: str, flags: str) -> dict[str, Any] | None:
-    for _attempt in range(3):  # Lighthouse itself asks to be run again after a failed trace
-        result = subprocess.run(
-            [
-                executable,
-                url,
-                "--quiet",
-                "--only-categories=performance",
-                "--output=json",
-                "--output-path=stdout",
-                f"--chrome-flags={flags}",
-            ],
-            env={**os.environ, "CHROME_PATH": CHROMIUM},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if result.returncode == 0:
-            return json.loads(result.stdout)
-    print(f"   Lighthouse failed: {result.stderr.strip()[-500:]}")
-    return None
-
-
-def lighthouse(url: str, trusted: list[Path], *, runs: int = 3) -> float | None:
-    """The median mobile Performance score of `runs` Lighthouse runs (Lighthouse's own advice
-    for a noisy machine), with the figures of the median run."""
-    executable = shutil.which("lighthouse")
-    if executable is None:
-        print("   Lighthouse not found: npm install -g lighthouse@13.5.0")
+def lighthouse(url: str, trusted: list[Path]) -> float | None:
+    """The median mobile Performance score of three runs, with the median run's figures."""
+    report = median_report(url, trusted=trusted, categories=["performance"])
+    if report is None:
         return None
-    flags = " ".join(["--headless=new", *browser_args(trusted)])
-    reports = [r for r in (lighthouse_run(executable, url, flags) for _ in range(runs)) if r]
-    if not reports:
-        return None
-    reports.sort(key=lambda report: report["categories"]["performance"]["score"])
-    scores = [report["categories"]["performance"]["score"] * 100 for report in reports]
-    median = reports[len(reports) // 2]
-    audits = median["audits"]
-    score = scores[len(scores) // 2]
+    audits = report["audits"]
+    score = report["median"]["performance"]
     print(
-        f"   Lighthouse {median['lighthouseVersion']} mobile Performance {score:.0f}, median of "
-        f"{', '.join(f'{s:.0f}' for s in scores)} (goal >= 98: {verdict(score >= 98)}); "
+        f"   Lighthouse {report['lighthouseVersion']} mobile Performance {score:.0f}, median of "
+        f"{', '.join(f'{s:.0f}' for s in report['scores']['performance'])} "
+        f"(goal >= 98: {verdict(score >= 98)}); "
         f"LCP {audits['largest-contentful-paint']['displayValue']}, "
         f"CLS {audits['cumulative-layout-shift']['displayValue']}, "
         f"TBT {audits['total-blocking-time']['displayValue']}, "
