@@ -45,7 +45,7 @@ def test_migrate_and_pages_work_through_the_token(
     assert seeded.returncode == 0, seeded.stderr
     with app_server(base_env(**env), tmp_path / "server.log") as server:
         status, body = http_get(server.url + "/")
-        assert status == HTTPStatus.OK and body.count(b'class="card"') == 3
+        assert status == HTTPStatus.OK and body.count(b'class="restaurant-card"') == 3
         status, body = http_get(server.url + "/healthz")
         assert status == HTTPStatus.OK and b'"vendor": "postgresql"' in body
         assert http_get(server.url + "/restaurant/1/")[0] == HTTPStatus.OK

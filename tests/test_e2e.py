@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 import pytest
 import trustme
@@ -83,22 +84,24 @@ def screenshot(page: Any, live_app: LiveApp, name: str) -> None:
 
 def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
     page.goto(live_app.url + "/")
-    assert page.locator(".restaurant-list .card").count() == 20
+    assert page.locator(".restaurant-grid .restaurant-card").count() == 24
     assert (
-        "out of 5" in page.locator(".restaurant-list .card").first.inner_text()
+        "out of 5" in page.locator(".restaurant-grid .restaurant-card").first.inner_text()
         or page.locator(".stars-none").count()
     )
     screenshot(page, live_app, "home")
-    page.get_by_role("link", name="Next →").click()
+    page.get_by_role("link", name="Next").click()
     page.wait_for_url(re.compile(r"page=2"))
-    assert page.locator(".restaurant-list .card").count() == 5
-    word = page.locator(".restaurant-list h2").first.inner_text().split()[-1]
+    assert page.locator(".restaurant-grid .restaurant-card").count() == 1
+    page.get_by_role("link", name="Page 1").click()
+    page.wait_for_url(re.compile(r"page=1"))
+    word = page.locator(".restaurant-grid h2").first.inner_text().split()[-1]
     page.get_by_label("Search restaurants by name").fill(word)
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r"q="))
-    names = page.locator(".restaurant-list h2").all_inner_texts()
+    names = page.locator(".restaurant-grid h2").all_inner_texts()
     assert names and all(word.lower() in name.lower() for name in names)
-    page.locator(".restaurant-list h2 a").first.click()
+    page.locator(".restaurant-grid h2 a").first.click()
     assert page.locator("h1").inner_text() == names[0]
     screenshot(page, live_app, "restaurant")
 
@@ -132,7 +135,8 @@ def test_add_restaurant_and_post_review_with_photo(
     image = page.get_by_alt_text("Photo from Robo's review of E2E Bistro")
     image.wait_for()
     assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 320
-    full = page.request.get(page.locator("a.review-photo").first.get_attribute("href"))
+    href = page.locator("a.review-photo").first.get_attribute("href")
+    full = page.request.get(urljoin(page.url, href))
     assert full.status == 200 and full.headers["content-type"] == "image/jpeg"
     assert "Rated 4 out of 5" in page.locator(".rating-summary").inner_text()
     screenshot(page, live_app, "review-posted")
@@ -161,7 +165,7 @@ def test_admin_login_and_edit_review(page: Any, live_app: LiveApp) -> None:
     page.get_by_role("button", name="Log in").click()
     page.get_by_role("link", name="Reviews", exact=True).click()
     page.locator("#result_list tbody tr th a").first.click()
-    page.get_by_role("textbox", name="Review").fill("Edited in the admin.")
+    page.get_by_role("textbox", name="Review:", exact=True).fill("Edited in the admin.")
     page.get_by_label("Rating").fill("5")
     page.get_by_role("button", name="Save", exact=True).click()
     assert "was changed successfully" in page.locator(".messagelist").inner_text()

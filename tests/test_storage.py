@@ -37,14 +37,15 @@ def fetch(url: str, ca_file: Any) -> tuple[int, bytes, Any]:
 
 
 def photo_urls(page: str) -> list[str]:
-    """The links to the full photos on a page, then every rendition URL in their srcsets."""
+    """The links to the full photos on a page, then every rendition URL in their srcsets, each
+    once (the photo strip and the review show the same renditions)."""
     full = re.findall(r'<a class="review-photo" href="([^"]+)">', page)
     tiles = [
         url
         for srcset in re.findall(r'srcset="([^"]+)"', page)
         for url in re.findall(r"(\S+) \d+w", srcset)
     ]
-    return [html.unescape(url) for url in full + tiles]
+    return list(dict.fromkeys(html.unescape(url) for url in full + tiles))
 
 
 def post_review(client: Client, restaurant: Any, review_data: Any, photo: bytes) -> Any:
