@@ -51,6 +51,9 @@ class IdentityEndpoint:
         self.signing_key = secrets.token_bytes(32)
         self.calls: list[TokenCall] = []
         self.minted = 0  # distinct tokens handed out
+        self.arrivals = 0  # requests received, answered or not (a frozen endpoint holds them)
+        self._thawed = threading.Event()
+        self._thawed.set()
         # Like App Service's endpoint, the same token is handed out until it expires, so every
         # process of the app holds the one token that is currently the database password.
         self._issued: dict[tuple[str, str | None], tuple[str, int]] = {}
@@ -81,6 +84,13 @@ class IdentityEndpoint:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def freeze(self) -> None:
+        """Hold every request without an answer, like a network black hole, until thaw()."""
+        self._thawed.clear()
+
+    def thaw(self) -> None:
+        self._thawed.set()
 
     def tokens_expired(self) -> bool:
         """Whether every token handed out so far has expired (the next call mints anew)."""
@@ -124,6 +134,9 @@ class IdentityEndpoint:
                 self.wfile.write(data)
 
             def do_GET(self) -> None:
+                with endpoint._lock:
+                    endpoint.arrivals += 1
+                endpoint._thawed.wait()
                 url = urlparse(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 resource = query.get("resource", "")
