@@ -4,6 +4,8 @@ import ctypes
 import ctypes.util
 import multiprocessing
 import os
+import threading
+from typing import Any
 
 from azureproject.config import azure_mode
 
@@ -20,6 +22,8 @@ workers = int(
 )
 # GUNICORN_THREADS: threads per worker; requests mostly wait on the database and storage.
 threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+# A request still running after this long is killed and logged (worker_abort): well inside App
+# Service's 230-s front-end limit; the app's own waits (database, storage, tokens) are seconds.
 timeout = 120
 graceful_timeout = 30
 keepalive = 5
@@ -50,6 +54,25 @@ def _return_freed_memory() -> None:
 
 
 _return_freed_memory()
+
+
+# The request each thread of this worker is serving, so one killed by the timeout is named.
+_in_flight: dict[int, str] = {}
+
+
+def pre_request(worker: object, req: Any) -> None:
+    _in_flight[threading.get_ident()] = f"{req.method} {req.path}"
+
+
+def post_request(worker: object, req: Any, environ: object, resp: object) -> None:
+    _in_flight.pop(threading.get_ident(), None)
+
+
+def worker_abort(worker: Any) -> None:
+    """The arbiter killed this worker for not answering within `timeout` seconds: say which
+    requests it was serving (gunicorn only logs the worker's pid)."""
+    for request in list(_in_flight.values()) or ["no request (the worker itself was stuck)"]:
+        worker.log.error("Killed by gunicorn's %s-s timeout while serving %s", timeout, request)
 
 
 def when_ready(server: object) -> None:

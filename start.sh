@@ -15,6 +15,12 @@ use_python requirements.txt
 # Browsing works without photo storage, so this warns rather than stopping the app.
 "$PYTHON" manage.py check_storage || echo "WARNING: photo uploads will fail until storage is fixed (see above)" >&2
 
+# Azure mode: delete photos that no review references (uploads that finished after their
+# request gave up); it also runs on a schedule (README). A failure here never stops the app.
+if [ -n "${WEBSITE_HOSTNAME:-}" ]; then
+  "$PYTHON" manage.py purge_orphan_photos || echo "WARNING: purge_orphan_photos failed (see above)" >&2
+fi
+
 # Static files, collected at every start (about a second; only changed files are copied), so
 # a changed stylesheet is never served stale under its old hashed name. Instances starting
 # together on one machine take turns (flock, where there is one).

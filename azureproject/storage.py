@@ -47,12 +47,14 @@ KEY_WINDOW = timedelta(days=1)
 # A user posting a review waits for these: a few quick retries, then a clear message, rather
 # than the SDK's default of 10 retries starting at 15 s.
 RETRY_OPTIONS: dict[str, Any] = {
-    "retry_total": 2,
+    "retry_total": 1,
     "initial_backoff": 0.5,
     "increment_base": 2,
     "random_jitter_range": 0.5,
-    "connection_timeout": 5,
-    "read_timeout": 30,
+    # Seconds without progress (to connect, to send, to read) before an attempt gives up: a
+    # frozen Storage costs a request about 7 s, never App Service's 230-s front-end limit.
+    "connection_timeout": 3,
+    "read_timeout": 3,
 }
 
 
@@ -168,6 +170,29 @@ class AzureBlobPhotoStorage(Storage):
     def exists(self, name: str) -> bool:
         try:
             return self.container_client.get_blob_client(name).exists()
+        except AzureError as exc:
+            raise self._unavailable(f"look up {name}", exc) from exc
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        prefix = f"{path.strip('/')}/" if path.strip("/") else ""
+        directories: set[str] = set()
+        files: list[str] = []
+        try:
+            for blob in self.container_client.list_blobs(name_starts_with=prefix):
+                rest = blob.name[len(prefix) :]
+                if "/" in rest:
+                    directories.add(rest.split("/", 1)[0])
+                else:
+                    files.append(rest)
+        except AzureError as exc:
+            raise self._unavailable(f"list {prefix or '/'}", exc) from exc
+        return sorted(directories), files
+
+    def get_modified_time(self, name: str) -> datetime:
+        try:
+            return self.container_client.get_blob_client(name).get_blob_properties().last_modified
+        except ResourceNotFoundError:
+            raise FileNotFoundError(name) from None
         except AzureError as exc:
             raise self._unavailable(f"look up {name}", exc) from exc
 

@@ -21,17 +21,14 @@ Needs what ./run-tests.sh installs (PostgreSQL, Azurite, Chromium, Playwright), 
 """
 
 import argparse
-import http.client
 import io
 import json
 import random
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,7 +46,7 @@ from restaurant_review.management.commands._demo_photos import DISHES, demo_phot
 from tests.azurite import Azurite, find_azurite  # noqa: E402
 from tests.helpers import CHROMIUM  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
-from tests.services import AppServer, base_env, manage  # noqa: E402
+from tests.services import AppServer, base_env, manage, post_form  # noqa: E402
 
 MB = 1024 * 1024
 VIEWPORTS = {
@@ -149,48 +146,6 @@ def memory_per_upload(cases: dict[str, bytes], workdir: Path) -> None:
 # Talking to the app
 
 
-def form_post(base: str, page: str, action: str, fields: dict[str, str], photo: bytes) -> int:
-    """Post a review as a browser would: the page's CSRF cookie and token, then multipart."""
-    parts = urllib.parse.urlsplit(base)
-    conn_class = (
-        http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
-    )
-    kwargs: dict[str, Any] = {"timeout": 120}
-    if parts.scheme == "https":
-        import ssl
-
-        kwargs["context"] = ssl._create_unverified_context()  # loopback, the test's own certificate
-    conn = conn_class(parts.hostname, parts.port, **kwargs)
-    try:
-        conn.request("GET", page)
-        response = conn.getresponse()
-        html = response.read().decode()
-        cookie = response.getheader("Set-Cookie", "").split(";")[0]
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-        boundary = uuid.uuid4().hex
-        body = io.BytesIO()
-        for key, value in {"csrfmiddlewaretoken": token, **fields}.items():
-            disposition = f'Content-Disposition: form-data; name="{key}"'
-            body.write(f"--{boundary}\r\n{disposition}\r\n\r\n{value}\r\n".encode())
-        disposition = 'Content-Disposition: form-data; name="photo"; filename="phone.jpg"'
-        body.write(
-            f"--{boundary}\r\n{disposition}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
-            + photo
-            + f"\r\n--{boundary}--\r\n".encode()
-        )
-        headers = {
-            "Cookie": cookie,
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Referer": base + page,
-        }
-        conn.request("POST", action, body=body.getvalue(), headers=headers)
-        answer = conn.getresponse()
-        answer.read()
-        return answer.status
-    finally:
-        conn.close()
-
-
 def worker_peaks_mb(master_pid: int) -> list[float]:
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     peaks = []
@@ -218,7 +173,7 @@ def parallel_uploads(cases: dict[str, bytes], workdir: Path) -> None:
 
         def post() -> None:
             statuses.append(
-                form_post(base, "/restaurant/1/", "/restaurant/1/review/", fields, worst)
+                post_form(base, "/restaurant/1/", "/restaurant/1/review/", fields, photo=worst)[0]
             )
 
         threads = [threading.Thread(target=post) for _ in range(8)]
@@ -326,7 +281,7 @@ def restaurant_with_phone_photos(base: str, photos: list[bytes]) -> str:
             "rating": str(3 + index % 3),
             "review_text": "Lovely food, friendly staff. The photo says it all.",
         }
-        status = form_post(base, page, "/restaurant/1/review/", fields, photo)
+        status, _ = post_form(base, page, "/restaurant/1/review/", fields, photo=photo, timeout=120)
         assert status == 302, f"review post answered {status}"
     return base + page
 

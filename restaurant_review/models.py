@@ -151,12 +151,15 @@ def photo_renditions(
 
 def store_renditions(storage: Storage, name: str, photo: Photo) -> None:
     """Store `photo`'s renditions beside the photo stored as `name`. If one cannot be stored,
-    none is kept and the error goes on."""
+    the error goes on, and those stored are deleted again unless Storage itself is failing
+    (OSError): then they are left to purge_orphan_photos rather than waited on again."""
     stored: list[str] = []
     try:
         for rendition in photo.renditions:
             target = rendition_name(name, rendition.slot)
             stored.append(storage.save(target, ContentFile(rendition.content, name=target)))
+    except OSError:
+        raise
     except BaseException:
         for leftover in stored:
             _delete_quietly(storage, leftover, why="the other renditions could not be stored")
@@ -175,8 +178,11 @@ class ReviewPhotoField(models.ImageField):
         if isinstance(new, PhotoFile):
             try:
                 store_renditions(stored.storage, stored.name, new.photo)
+            except OSError:
+                # Storage is failing: deleting would only wait on it again. The photo is an
+                # orphan that purge_orphan_photos removes; the save fails as a whole.
+                raise
             except BaseException:
-                # The save fails as a whole: no photo without its renditions.
                 _delete_quietly(stored.storage, stored.name, why="its renditions failed")
                 raise
             model_instance.photo_width, model_instance.photo_height = (  # type: ignore[attr-defined]

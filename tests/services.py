@@ -6,6 +6,7 @@ CI (CI=true), where .ci/run has installed everything and nothing may be skipped.
 
 import http.client
 import os
+import re
 import signal
 import socket
 import ssl
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,6 +99,54 @@ def wait_for_http(
         except OSError:
             time.sleep(0.2)
     raise TimeoutError(f"nothing answered {url} within {timeout} s")
+
+
+def post_form(
+    base: str,
+    page: str,
+    action: str,
+    fields: Mapping[str, str],
+    *,
+    photo: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 60,
+) -> tuple[int, float]:
+    """Post a review form as a browser would: the page's CSRF cookie and token first, then a
+    multipart body (with `photo` as a JPEG file). Returns the status of the page if it failed,
+    else of the POST, and how long that request took."""
+    start = time.monotonic()
+    status, response_headers, body = http_request(base + page, headers=headers, timeout=timeout)
+    if status != 200:
+        return status, time.monotonic() - start
+    cookie = response_headers.get("set-cookie", "").split(";")[0]
+    token = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', body)
+    assert token is not None, "no CSRF token on the form page"
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in {"csrfmiddlewaretoken": token.group(1).decode(), **fields}.items()
+    ]
+    if photo is not None:
+        disposition = 'Content-Disposition: form-data; name="photo"; filename="photo.jpg"'
+        parts.append(
+            f"--{boundary}\r\n{disposition}\r\nContent-Type: image/jpeg\r\n\r\n".encode()
+            + photo
+            + b"\r\n"
+        )
+    parts.append(f"--{boundary}--\r\n".encode())
+    host = (headers or {}).get("Host")
+    referer = f"https://{host}{page}" if host else base + page
+    post_headers = {
+        **(headers or {}),
+        "Cookie": cookie,
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Referer": referer,
+    }
+    start = time.monotonic()
+    status, _, _ = http_request(
+        base + action, method="POST", headers=post_headers, body=b"".join(parts), timeout=timeout
+    )
+    return status, time.monotonic() - start
 
 
 def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 15) -> None:

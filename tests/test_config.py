@@ -174,3 +174,26 @@ def test_sas_minutes_out_of_range_fails_naming_the_variable() -> None:
     for bad in ("0", "1441"):
         with pytest.raises(ImproperlyConfigured, match="STORAGE_SAS_MINUTES"):
             photo_storage_settings({**env, "STORAGE_SAS_MINUTES": bad}, media_root=BASE, azure=True)
+
+
+def test_a_request_killed_by_the_gunicorn_timeout_is_logged_with_method_and_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = gunicorn_config(monkeypatch)
+    logged: list[str] = []
+
+    class Log:
+        def error(self, message: str, *args: object) -> None:
+            logged.append(message % args)
+
+    worker = type("Worker", (), {"log": Log()})()
+    request = type("Request", (), {"method": "POST", "path": "/restaurant/7/review/"})()
+    config["pre_request"](worker, request)
+    config["worker_abort"](worker)
+    assert logged == ["Killed by gunicorn's 120-s timeout while serving POST /restaurant/7/review/"]
+    config["post_request"](worker, request, {}, None)
+    logged.clear()
+    config["worker_abort"](worker)
+    assert logged == [
+        "Killed by gunicorn's 120-s timeout while serving no request (the worker itself was stuck)"
+    ]

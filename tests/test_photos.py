@@ -1,7 +1,10 @@
 """Photos: renditions at upload, bounded decoding, one decode at a time."""
 
 import io
+import logging
+import os
 import struct
+import time
 import zlib
 from http import HTTPStatus
 from typing import Any
@@ -185,3 +188,41 @@ def test_make_renditions_for_older_photos_is_resumable_and_idempotent(
     out = io.StringIO()
     call_command("make_renditions", stdout=out)
     assert "nothing to do" in out.getvalue()
+
+
+def test_purge_deletes_old_orphans_with_renditions_and_keeps_the_rest(
+    client: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    media_files: Any,
+    settings: Any,
+    caplog: Any,
+) -> None:
+    restaurant = make_restaurant()
+    url = reverse("restaurant_review:add_review", args=[restaurant.pk])
+    client.post(url, {**review_data, "photo": upload("kept.jpg", image_bytes())})
+    kept = Review.objects.get().photo.name
+    storage = storages["default"]
+    orphan, young = "reviews/orphan.jpg", "reviews/young.jpg"
+    for name in [orphan, young, "reviews/orphan-320w.webp", "reviews/orphan-640w.webp"]:
+        storage.save(name, ContentFile(b"x"))
+    hour_ago = time.time() - 3700
+    for name in [
+        orphan,
+        "reviews/orphan-320w.webp",
+        "reviews/orphan-640w.webp",
+        *stored_names(kept),
+    ]:
+        os.utime(storage.path(name), (hour_ago, hour_ago))
+    caplog.set_level(logging.INFO)
+    out = io.StringIO()
+    call_command("purge_orphan_photos", stdout=out)
+    assert "3 deleted, 1 younger than 3600 s kept" in out.getvalue()
+    assert sorted(p.name for p in media_files()) == sorted(
+        [name.split("/")[-1] for name in stored_names(kept)] + ["young.jpg"]
+    )
+    assert "Deleted orphan photo file reviews/orphan-320w.webp" in caplog.text
+    # Run again, or on another instance at the same time: nothing more to do, no error.
+    call_command("purge_orphan_photos", "--older-than", "0", stdout=io.StringIO())
+    assert [p.name for p in media_files() if p.name == "young.jpg"] == []
+    assert Review.objects.get().photo.name == kept and storage.exists(kept)

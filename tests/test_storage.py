@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 from PIL import ExifTags, Image
@@ -265,3 +266,16 @@ def test_photo_links_are_the_same_across_views_storages_and_processes(
         status, _, headers = fetch(url, blob_app.azurite.ca_file)
         assert status == HTTPStatus.OK, url
         assert headers["Cache-Control"] == "public, max-age=31536000, immutable"
+
+
+def test_purge_deletes_orphan_blobs_and_keeps_referenced_ones(
+    client: Client, make_restaurant: Any, review_data: Any, blob_app: BlobApp
+) -> None:
+    post_review(client, make_restaurant(), review_data, image_bytes())
+    kept = Review.objects.get().photo.name
+    blob_app.admin.upload_blob("reviews/stalled-upload.jpg", b"finished after a 503")
+    out = io.StringIO()
+    call_command("purge_orphan_photos", stdout=out)  # the default grace period: all too young
+    assert "0 deleted, 1 younger than 3600 s kept" in out.getvalue()
+    call_command("purge_orphan_photos", "--older-than", "0", stdout=out)
+    assert blob_app.blob_names() == sorted(stored_names(kept))

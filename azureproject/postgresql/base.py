@@ -17,6 +17,7 @@ from azureproject.errors import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
+CONNECT_TIMEOUT_SECONDS = 5
 # The audience of Entra tokens accepted by Azure Database for PostgreSQL.
 TOKEN_SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 
@@ -64,6 +65,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
+        # A server that does not answer (a network black hole) fails the connection in seconds
+        # rather than never (libpq's default); OPTIONS may say otherwise.
+        params.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
         if self.uses_entra_token:
             params["password"] = entra_password(self.settings_dict)
         return params

@@ -1,0 +1,184 @@
+"""The app under Azure faults, with real parts: PostgreSQL restarting, Blob Storage (Azurite)
+frozen like a network black hole, the managed-identity endpoint frozen for longer than a token
+lives, while clients browse and post photo reviews against start.sh in Azure mode (2 workers x
+4 threads). Nothing but 503 may fail, no request may take more than 10 s, nothing accepted may
+be lost, no photo may be left without its review after the sweep, and the app recovers by
+itself. About a minute."""
+
+import json
+import os
+import secrets
+import signal
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from restaurant_review.photos import stored_names
+from tests.azurite import Azurite
+from tests.helpers import AZURE_HOST, image_bytes
+from tests.postgres import PostgresServer, make_postgres_app
+from tests.services import AppServer, base_env, http_request, manage, post_form, wait_until
+
+pytestmark = [pytest.mark.postgres, pytest.mark.azurite]
+
+HEADERS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
+TOKEN_LIFETIME = 8
+
+
+@dataclass
+class Outcome:
+    kind: str
+    status: int
+    seconds: float
+    text: str = ""
+
+
+def client(base: str, stop: threading.Event, outcomes: list[Outcome], name: str) -> None:
+    """Browse and post reviews with photos until told to stop; record every answer."""
+    photo = image_bytes("JPEG", size=(800, 600))
+    number = 0
+    while not stop.is_set():
+        number += 1
+        for kind, path in [("home", "/"), ("restaurant", "/restaurant/1/")]:
+            start = time.monotonic()
+            try:
+                status = http_request(base + path, headers=HEADERS, timeout=30)[0]
+            except OSError:
+                status = 0
+            outcomes.append(Outcome(kind, status, time.monotonic() - start))
+        text = f"Review {name}-{number}: still good."
+        fields = {"user_name": name, "rating": "4", "review_text": text}
+        try:
+            status, seconds = post_form(
+                base, "/restaurant/1/", "/restaurant/1/review/", fields, photo=photo,
+                headers=HEADERS, timeout=30,
+            )  # fmt: skip
+        except OSError:
+            status, seconds = 0, 0.0
+        outcomes.append(Outcome("post", status, seconds, text))
+
+
+def stored(env: dict[str, str]) -> dict[str, str]:
+    """Review text -> photo name, read through the app's own settings."""
+    result = manage(
+        "shell",
+        "-c",
+        "import json; from restaurant_review.models import Review; "
+        "print(json.dumps(dict(Review.objects.values_list('review_text', 'photo'))))",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_faults_cost_only_503s_and_lose_nothing(
+    postgres_server: PostgresServer, azurite: Azurite, tmp_path: Path
+) -> None:
+    app = make_postgres_app(postgres_server, lifetime=TOKEN_LIFETIME)
+    container = f"photos-{uuid.uuid4().hex[:10]}"
+    azurite.admin(app.endpoint).create_container(container)
+    env = base_env(
+        **app.env,
+        WEBSITE_HOSTNAME=AZURE_HOST,
+        SECRET_KEY=secrets.token_urlsafe(50),
+        AZURE_STORAGEBLOB_RESOURCEENDPOINT=azurite.account_url,
+        STORAGE_CONTAINER_NAME=container,
+        REQUESTS_CA_BUNDLE=str(azurite.ca_file),
+        DB_CONN_MAX_AGE="0",  # a new connection (and token) for every request
+    )
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    assert manage("seed_demo", "--restaurants", "1", "--reviews", "3", env=env).returncode == 0
+    server = AppServer(
+        {**env, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}, tmp_path / "server.log"
+    ).start()
+    outcomes: list[Outcome] = []
+    stop = threading.Event()
+    clients = [
+        threading.Thread(target=client, args=(server.url, stop, outcomes, f"c{index}"))
+        for index in range(4)
+    ]
+    faults: dict[str, tuple[int, int]] = {}  # fault -> (first, last) outcome index
+    try:
+        for thread in clients:
+            thread.start()
+
+        def during(name: str, seconds: float, begin: Any, end: Any) -> None:
+            first = len(outcomes)
+            begin()
+            stop.wait(seconds)  # the fault lasts this long, while the clients keep going
+            end()
+            faults[name] = (first, len(outcomes))
+
+        stop.wait(3)  # healthy traffic first
+        during("PostgreSQL restart", 0, postgres_server.restart, lambda: None)
+        stop.wait(4)
+        during(
+            "Blob Storage frozen",
+            8,
+            lambda: os.kill(azurite.process.pid, signal.SIGSTOP),  # type: ignore[union-attr]
+            lambda: os.kill(azurite.process.pid, signal.SIGCONT),  # type: ignore[union-attr]
+        )
+        stop.wait(4)
+        during(
+            "identity endpoint frozen past token expiry",
+            TOKEN_LIFETIME + 4,
+            app.endpoint.freeze,
+            app.endpoint.thaw,
+        )
+        stop.wait(3)
+    finally:
+        stop.set()
+        if azurite.process is not None:
+            os.kill(azurite.process.pid, signal.SIGCONT)
+        app.endpoint.thaw()
+        for thread in clients:
+            thread.join(timeout=60)
+
+    try:
+        # Every part is back: requests succeed again, without restarting the app.
+        def everything_works() -> bool:
+            page = http_request(server.url + "/restaurant/1/", headers=HEADERS)[0]
+            fields = {"user_name": "after", "rating": "5", "review_text": f"After {time.time()}"}
+            posted, _ = post_form(
+                server.url, "/restaurant/1/", "/restaurant/1/review/", fields,
+                photo=image_bytes(), headers=HEADERS,
+            )  # fmt: skip
+            return page == 200 and posted == 302
+
+        wait_until(everything_works, what="the app working again", timeout=30)
+        for _ in range(5):
+            assert everything_works()
+    finally:
+        server.stop()
+
+    log = server.log()
+    statuses = {outcome.status for outcome in outcomes}
+    assert statuses <= {200, 302, 503}, f"{statuses}\n{log[-3000:]}"
+    slowest = max(outcomes, key=lambda outcome: outcome.seconds)
+    assert slowest.seconds <= 10, slowest
+    for name, (first, last) in faults.items():
+        assert last > first, f"no request during: {name}"
+    assert any(outcome.status == 503 for outcome in outcomes), "the faults were never felt"
+    posted = [outcome for outcome in outcomes if outcome.kind == "post"]
+    assert sum(outcome.status == 302 for outcome in posted) >= 10
+
+    # Nothing accepted is lost: every review answered with a redirect is stored, with its
+    # photo and renditions in the container.
+    photos = azurite.admin(app.endpoint).get_container_client(container)
+    reviews = stored(env)
+    blobs = {blob.name for blob in photos.list_blobs()}
+    for outcome in posted:
+        if outcome.status == 302:
+            assert outcome.text in reviews, outcome
+            assert set(stored_names(reviews[outcome.text])) <= blobs, outcome
+    # The sweep leaves no photo without its review.
+    swept = manage("purge_orphan_photos", "--older-than", "0", env=env)
+    assert swept.returncode == 0, swept.stderr
+    referenced = {name for photo in stored(env).values() if photo for name in stored_names(photo)}
+    assert {blob.name for blob in photos.list_blobs()} - referenced == set()
+    app.endpoint.stop()
