@@ -22,7 +22,7 @@ logger = logging.getLogger(__name__)
 
 # A request that needs a token and has no valid one waits this long for the identity endpoint,
 # then fails (503): far below App Service's 230-s front-end limit and gunicorn's timeout.
-TOKEN_WAIT_SECONDS = 5
+TOKEN_WAIT_SECONDS = 3
 # Each token request: connect and read timeouts, and one retry (the SDK's defaults would wait
 # minutes). It runs in its own thread, so callers with a valid token never wait for it.
 TOKEN_REQUEST_OPTIONS: dict[str, Any] = {

@@ -42,6 +42,7 @@ import trustme  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 from benchmarks.lighthouse import browser_args, median_report  # noqa: E402
+from benchmarks.run import worker_memory_mb  # noqa: E402
 from restaurant_review.management.commands._demo_photos import DISHES, demo_photo  # noqa: E402
 from tests.azurite import Azurite, find_azurite  # noqa: E402
 from tests.helpers import CHROMIUM  # noqa: E402
@@ -146,16 +147,6 @@ def memory_per_upload(cases: dict[str, bytes], workdir: Path) -> None:
 # Talking to the app
 
 
-def worker_peaks_mb(master_pid: int) -> list[float]:
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    peaks = []
-    for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                peaks.append(int(line.split()[1]) / 1024)
-    return peaks
-
-
 def parallel_uploads(cases: dict[str, bytes], workdir: Path) -> None:
     env = base_env(
         SQLITE_PATH=str(workdir / "parallel.sqlite3"),
@@ -181,7 +172,7 @@ def parallel_uploads(cases: dict[str, bytes], workdir: Path) -> None:
             thread.start()
         for thread in threads:
             thread.join()
-        peaks = worker_peaks_mb(server.process.pid)  # type: ignore[union-attr]
+        peaks = worker_memory_mb(server.process.pid, field="VmHWM")  # type: ignore[union-attr]
     counts = {status: statuses.count(status) for status in sorted(set(statuses))}
     ok = all(peak < 400 for peak in peaks)
     print(

@@ -78,12 +78,13 @@ def load(
     return json.loads(output.strip().splitlines()[-1])
 
 
-def worker_memory_mb(master_pid: int) -> list[float]:
+def worker_memory_mb(master_pid: int, *, field: str = "VmRSS") -> list[float]:
+    """A /proc status figure of each gunicorn worker, in MB: VmRSS now, or VmHWM (the peak)."""
     children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
     sizes = []
     for pid in children:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 sizes.append(int(line.split()[1]) / 1024)
     return sizes
 
