@@ -175,3 +175,26 @@ def test_an_activated_virtual_environment_is_used_and_installed_once(tmp_path: P
     assert not (project / ".venv").exists()
     # The PYTHON the tests (or a person) set wins, and nothing is installed into it.
     assert python_chosen(project, PYTHON="/opt/python/bin/python3") == "/opt/python/bin/python3"
+
+
+def test_a_changed_stylesheet_is_collected_again_at_the_next_start(tmp_path: Path) -> None:
+    clone = fresh_clone(tmp_path / "clone")
+
+    def served_css() -> tuple[str, bytes]:
+        server = AppServer(base_env(), tmp_path / "server.log")
+        server.command = ["bash", str(clone / "start.sh")]
+        server.cwd = clone
+        server.start()
+        try:
+            body = http_get(server.url + "/")[1].decode()
+            href = body.split('rel="stylesheet" href="')[1].split('"')[0]
+            return href, http_get(server.url + href)[1]
+        finally:
+            server.stop()
+
+    first_href, _ = served_css()
+    stylesheet = clone / "static" / "css" / "site.css"
+    stylesheet.write_text(stylesheet.read_text() + "\n/* changed-after-first-start */\n")
+    second_href, css = served_css()
+    assert second_href != first_href
+    assert b"changed-after-first-start" in css
