@@ -30,8 +30,10 @@ keepalive = 5
 # Access and error logs to stdout/stderr, where App Service's log stream reads them.
 accesslog = "-"
 errorlog = "-"
-# App Service's front end terminates TLS and sets X-Forwarded-*; trust it (FORWARDED_ALLOW_IPS).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# FORWARDED_ALLOW_IPS: whose X-Forwarded-* headers to trust. In Azure mode App Service's front
+# end (the only way in) terminates TLS and sets them; elsewhere no proxy is trusted, so no
+# client can claim X-Forwarded-Proto: https.
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("*" if AZURE_MODE else "127.0.0.1")
 # No control socket: its default path (~/.gunicorn/gunicorn.ctl) is shared by every instance
 # on the machine, and a second one would take it over and delete it when it stops.
 control_socket_disable = True

@@ -61,6 +61,21 @@ class RequestSizeLimitMiddleware:
         return self.get_response(request)
 
 
+class MethodNotAllowedPageMiddleware:
+    """A 405 from require_safe / require_POST (an empty body) gets a page in the site's layout,
+    keeping its Allow header. Django's request logger has already logged it as a warning."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.status_code == 405 and not response.streaming and not response.content:
+            response.content = loader.render_to_string("405.html", request=request)
+            response["Content-Type"] = "text/html; charset=utf-8"
+        return response
+
+
 class DependencyOutageMiddleware:
     """A view that cannot reach the database or storage answers 503, not a 500 traceback."""
 

@@ -78,6 +78,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A 405 (wrong method) answers with a page in the site's layout.
+    "azureproject.middleware.MethodNotAllowedPageMiddleware",
     # Turns a database or storage outage in a view into a 503 page.
     "azureproject.middleware.DependencyOutageMiddleware",
 ]

@@ -5,7 +5,7 @@ import sys
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.template import loader
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 from django.views.static import serve
 
 from azureproject.errors import OUTAGES
@@ -26,7 +26,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return HttpResponse(loader.render_to_string("500.html"), status=500)
 
 
-@require_GET
+@require_safe
 def serve_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Embedded default only: uploaded photos from MEDIA_ROOT (Blob Storage serves its own)."""
     response = serve(request, path, document_root=str(settings.MEDIA_ROOT))

@@ -20,6 +20,7 @@ from restaurant_review.photos import (
     rendition_size,
     stored_names,
 )
+from restaurant_review.validators import validate_visible_text
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,8 @@ class RestaurantQuerySet(models.QuerySet):
 
 
 class Restaurant(models.Model):
-    name = models.CharField(max_length=100)
-    street_address = models.CharField(max_length=200)
+    name = models.CharField(max_length=100, validators=[validate_visible_text])
+    street_address = models.CharField(max_length=200, validators=[validate_visible_text])
     description = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -196,7 +197,7 @@ class ReviewPhotoField(models.ImageField):
 
 class Review(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="reviews")
-    user_name = models.CharField("reviewer", max_length=50)
+    user_name = models.CharField("reviewer", max_length=50, validators=[validate_visible_text])
     rating = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)]
     )

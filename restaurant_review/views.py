@@ -6,7 +6,7 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from restaurant_review.forms import RestaurantForm, ReviewForm, SearchForm
 from restaurant_review.models import Restaurant, Review
@@ -23,7 +23,7 @@ PHOTO_NOT_STORED = (
 )
 
 
-@require_GET
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     search_form = SearchForm(request.GET)
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
@@ -47,13 +47,13 @@ def _render_details(
     return render(request, "restaurant_review/details.html", context, status=status)
 
 
-@require_GET
+@require_safe
 def details(request: HttpRequest, pk: int) -> HttpResponse:
     restaurant = get_object_or_404(_restaurant_page_queryset(), pk=pk)
     return _render_details(request, restaurant, ReviewForm(instance=Review(restaurant=restaurant)))
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def create_restaurant(request: HttpRequest) -> HttpResponse:
     form = RestaurantForm(request.POST or None)
     if request.method == "POST":

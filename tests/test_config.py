@@ -142,7 +142,7 @@ def test_storage_account_name_and_service_connector_endpoint() -> None:
 
 
 def gunicorn_config(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
-    for name in ("WEBSITE_HOSTNAME", "BIND_HOST", "PORT", "WEB_CONCURRENCY"):
+    for name in ("WEBSITE_HOSTNAME", "BIND_HOST", "PORT", "WEB_CONCURRENCY", "FORWARDED_ALLOW_IPS"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -156,6 +156,7 @@ def test_gunicorn_on_the_embedded_default_listens_on_loopback_with_two_workers(
     assert config["bind"] == "127.0.0.1:8000"
     assert config["workers"] == 2
     assert config["control_socket_disable"] is True
+    assert config["forwarded_allow_ips"] == "127.0.0.1"  # no client may claim https
     told = gunicorn_config(monkeypatch, BIND_HOST="0.0.0.0", PORT="9000", WEB_CONCURRENCY="3")
     assert told["bind"] == "0.0.0.0:9000" and told["workers"] == 3
 
@@ -166,6 +167,7 @@ def test_gunicorn_in_azure_mode_listens_everywhere_with_workers_per_cpu(
     config = gunicorn_config(monkeypatch, WEBSITE_HOSTNAME="app.azurewebsites.net", PORT="8181")
     assert config["bind"] == "0.0.0.0:8181"
     assert config["workers"] == os.cpu_count() * 2 + 1
+    assert config["forwarded_allow_ips"] == "*"  # App Service's front end
 
 
 def test_sas_minutes_out_of_range_fails_naming_the_variable() -> None:

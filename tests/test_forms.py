@@ -159,3 +159,29 @@ def test_invalid_review_stores_nothing(
     assert not form.is_valid()
     assert Review.objects.count() == 0
     assert media_files() == []
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("\u200b\u200b", "invisible formatting characters (U+200B)"),
+        ("   ", "This field is required"),
+        ("evil\u202egnp.exe", "invisible formatting characters (U+202E)"),
+        ("Caf\u00e9\u2066x\u2069", "U+2066, U+2069"),
+        ("Tab\there", "U+0009"),
+    ],
+)
+def test_names_without_visible_characters_or_with_hidden_formatting_are_refused(
+    name: str, message: str
+) -> None:
+    form = RestaurantForm({"name": name, "street_address": name, "description": ""})
+    assert not form.is_valid()
+    assert message in form.errors["name"][0] and message in form.errors["street_address"][0]
+
+
+def test_names_people_use_are_accepted(make_restaurant: Any, review_data: Any) -> None:
+    for name in ["Café Olé", "Ресторан", "寿司 Sushi", "Chef 👨\u200d🍳 Kitchen", "A&W", "Nº 5"]:
+        form = RestaurantForm({"name": name, "street_address": "1 Main St"})
+        assert form.is_valid(), (name, form.errors)
+    review = review_form(make_restaurant(), {**review_data, "user_name": "\u200b"})
+    assert not review.is_valid() and "user_name" in review.errors

@@ -218,10 +218,24 @@ def test_check_reports_missing_container_and_refused_identity(
     assert not ok and "client id not-assigned" in detail
 
 
-def test_health_reports_storage(client: Client, blob_app: BlobApp) -> None:
-    body = client.get("/healthz").json()
-    assert body["storage"]["backend"] == "azure-blob"
-    assert body["storage"]["ok"] is True and body["storage"]["container"] == blob_app.container
+def test_health_says_only_which_part_fails_and_logs_the_details(
+    client: Client, blob_app: BlobApp, settings: Any, caplog: Any
+) -> None:
+    """Anyone may call /healthz: it tells no host, role, identity, URL or container."""
+    assert client.get("/healthz").json() == {"status": "ok"}
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "azureproject.storage.AzureBlobPhotoStorage",
+            "OPTIONS": blob_app.storage_options(container="no-such-container"),
+        },
+    }
+    response = client.get("/healthz")
+    assert response.status_code == HTTPStatus.OK  # browsing works without photo storage
+    assert response.content == b'{"status": "ok", "failing": ["storage"]}'
+    assert "container 'no-such-container' does not exist" in caplog.text
+    for secret_ish in [blob_app.client_id, blob_app.azurite.account_url, "no-such-container"]:
+        assert secret_ish not in response.content.decode()
 
 
 def sas_fields(url: str) -> dict[str, str]:

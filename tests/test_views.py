@@ -596,3 +596,27 @@ def test_failed_review_with_a_photo_asks_for_it_again(
         response, 'aria-describedby="id_photo_helptext id_photo_notice"', status_code=400
     )
     assertContains(response, 'aria-invalid="true"', count=1, status_code=400)
+
+
+def test_head_answers_like_get_for_pages_and_photos(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    """Uptime monitors ask with HEAD."""
+    restaurant = make_restaurant()
+    client.post(review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())})
+    photo = Review.objects.get().photo.url
+    for url in [INDEX, details_url(restaurant), CREATE, photo]:
+        response = client.head(url)
+        assert response.status_code == HTTPStatus.OK, url
+        body = b"".join(response.streaming_content) if response.streaming else response.content
+        assert body == b"", url
+
+
+def test_wrong_method_gets_a_405_page_in_the_site_layout(
+    client: Client, make_restaurant: Any
+) -> None:
+    response = client.delete(details_url(make_restaurant()))
+    assertContains(response, "That cannot be done here (405)", status_code=405)
+    assertContains(response, 'class="site-header"', status_code=405)
+    assert response["Allow"] == "GET, HEAD"
+    assert client.get(review_url(make_restaurant())).status_code == 405
