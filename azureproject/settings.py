@@ -187,11 +187,15 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s"},
     },
+    # A client's mistake (bad Host, traversal, too many fields, broken multipart) is one
+    # WARNING line; real 500s keep their ERROR and traceback.
+    "filters": {"client_errors": {"()": "azureproject.log_filters.ClientErrorFilter"}},
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "plain",
+            "filters": ["client_errors"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

@@ -1,7 +1,9 @@
 """Environment variables to settings: the tutorial's names and Service Connector's."""
 
+import logging
 import os
 import runpy
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,21 @@ def test_a_request_killed_by_the_gunicorn_timeout_is_logged_with_method_and_path
     assert logged == [
         "Killed by gunicorn's 120-s timeout while serving no request (the worker itself was stuck)"
     ]
+
+
+def test_server_errors_keep_their_level_and_traceback() -> None:
+    from azureproject.log_filters import ClientErrorFilter
+
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    server_fault = logging.LogRecord("django.request", logging.ERROR, "", 0, "x", (), exc_info)
+    server_fault.status_code = 500
+    assert ClientErrorFilter().filter(server_fault)
+    assert server_fault.levelname == "ERROR" and server_fault.exc_info is not None
+    probe = logging.LogRecord(
+        "django.security.DisallowedHost", logging.ERROR, "", 0, "x", (), exc_info
+    )
+    assert ClientErrorFilter().filter(probe)
+    assert probe.levelname == "WARNING" and probe.exc_info is None

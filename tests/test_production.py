@@ -171,3 +171,39 @@ def test_outage_outside_a_view_is_a_503_not_a_500() -> None:
     except DatabaseUnavailable:
         response = server_error(RequestFactory().get("/"))
     assert response.status_code == HTTPStatus.SERVICE_UNAVAILABLE
+
+
+def test_client_mistakes_are_one_warning_line_and_real_errors_keep_their_traceback(
+    tmp_path: Path,
+) -> None:
+    """Probes (bad Host, path traversal, too many fields, a broken multipart body) are logged
+    as one WARNING line each, without a traceback."""
+    env = base_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), MEDIA_ROOT=str(tmp_path / "media"))
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+        probes = [
+            ("GET", "/", {"Host": "evil.example"}, None),
+            ("GET", "/media/..%2f..%2fetc/passwd", {}, None),
+            ("GET", "/media/%2e%2e/%2e%2e/etc/passwd", {}, None),
+            (
+                "POST",
+                "/restaurant/new/",
+                {"Content-Type": "application/x-www-form-urlencoded"},
+                "&".join(f"f{i}=x" for i in range(1200)).encode(),
+            ),
+            (
+                "POST",
+                "/restaurant/1/review/",
+                {"Content-Type": "multipart/form-data; boundary=xyz"},
+                b"--xyz\r\nContent-Disposition: form-data; name=\r\n\r\nbroken",
+            ),
+        ]
+        for method, path, headers, body in probes:
+            status, _, _ = http_request(
+                server.url + path, method=method, headers=headers, body=body
+            )
+            assert 400 <= status < 500, (path, status)
+    log = server.log()
+    assert "Traceback" not in log
+    assert "ERROR django" not in log
+    assert "WARNING django.security.DisallowedHost" in log
