@@ -7,6 +7,7 @@ combination of the tutorial's app settings and Service Connector's without reloa
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from psycopg.conninfo import conninfo_to_dict
@@ -150,6 +151,15 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
 
 def uses_blob_storage(env: Mapping[str, str]) -> bool:
     return bool(env.get("STORAGE_ACCOUNT_NAME") or env.get("AZURE_STORAGEBLOB_RESOURCEENDPOINT"))
+
+
+def photo_origins(storage: Mapping[str, Any]) -> list[str]:
+    """The origins photos are loaded from besides the site itself (for the CSP's img-src)."""
+    account_url = storage.get("OPTIONS", {}).get("account_url")
+    if not account_url:
+        return []
+    parts = urlsplit(account_url)
+    return [f"{parts.scheme}://{parts.netloc}"]
 
 
 def photo_storage_settings(

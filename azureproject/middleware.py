@@ -76,6 +76,20 @@ class MethodNotAllowedPageMiddleware:
         return response
 
 
+class PermissionsPolicyMiddleware:
+    """Turn off browser features the site never uses, for it and anything that embeds it."""
+
+    POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.setdefault("Permissions-Policy", self.POLICY)
+        return response
+
+
 class DependencyOutageMiddleware:
     """A view that cannot reach the database or storage answers 503, not a 500 traceback."""
 

@@ -11,6 +11,7 @@ import os
 import warnings
 from pathlib import Path
 
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from azureproject.config import (
@@ -18,6 +19,7 @@ from azureproject.config import (
     database_settings,
     env_flag,
     env_int,
+    photo_origins,
     photo_storage_settings,
     uses_blob_storage,
 )
@@ -78,6 +80,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (django-csp) and Permissions-Policy on every response.
+    "csp.middleware.CSPMiddleware",
+    "azureproject.middleware.PermissionsPolicyMiddleware",
     # A 405 (wrong method) answers with a page in the site's layout.
     "azureproject.middleware.MethodNotAllowedPageMiddleware",
     # Turns a database or storage outage in a view into a 503 page.
@@ -150,6 +155,24 @@ STORAGES = {
 }
 # The app serves its own uploaded photos only when they are on local disk.
 SERVE_MEDIA = not uses_blob_storage(env)
+
+# A strict Content-Security-Policy: everything from this site only (no inline script or style,
+# no CDN), photos also from the photo storage's origin, no framing, forms post here only.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "img-src": [SELF, *photo_origins(STORAGES["default"])],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+    }
+}
+# Referrer-Policy: Django's SecurityMiddleware sends its default, same-origin. Permissions-Policy
+# (azureproject.middleware): no camera, microphone, location or other powerful features.
+SECURE_REFERRER_POLICY = "same-origin"
 
 # Photo names are unique and a stored photo never changes, so browsers and CDNs may keep one
 # for a year: the Cache-Control of every photo, from Blob Storage or from the app.

@@ -24,7 +24,15 @@ from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgr
 from tests.services import unavailable
 
 # Tests that start processes (the app, servers, browsers, scripts): `-m "not slow"` skips them.
-SLOW_MODULES = {"test_start", "test_e2e", "test_deploy", "test_production"}
+SLOW_MODULES = {
+    "test_start",
+    "test_e2e",
+    "test_design",
+    "test_deploy",
+    "test_production",
+    "test_credential",
+    "test_faults",
+}
 REAL_COMPONENTS = {"postgres_server", "azurite"}
 
 

@@ -219,3 +219,14 @@ def test_server_errors_keep_their_level_and_traceback() -> None:
     )
     assert ClientErrorFilter().filter(probe)
     assert probe.levelname == "WARNING" and probe.exc_info is None
+
+
+def test_photos_from_blob_storage_are_allowed_by_the_csp_and_nothing_else() -> None:
+    from azureproject.config import photo_origins
+
+    env = {"AZURE_STORAGEBLOB_RESOURCEENDPOINT": "https://127.0.0.1:10000/devstoreaccount1"}
+    storage = photo_storage_settings(env, media_root=BASE, azure=True)
+    assert photo_origins(storage) == ["https://127.0.0.1:10000"]
+    named = photo_storage_settings({"STORAGE_ACCOUNT_NAME": "acct"}, media_root=BASE, azure=True)
+    assert photo_origins(named) == ["https://acct.blob.core.windows.net"]
+    assert photo_origins(photo_storage_settings({}, media_root=BASE, azure=False)) == []
