@@ -9,6 +9,7 @@ Every variable is listed in README.md and .env.sample.
 
 import os
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 from csp.constants import NONE, SELF
@@ -64,6 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +89,8 @@ MIDDLEWARE = [
     "azureproject.middleware.MethodNotAllowedPageMiddleware",
     # Turns a database or storage outage in a view into a 503 page.
     "azureproject.middleware.DependencyOutageMiddleware",
+    # Throttles failed logins (django-axes); last, as its documentation asks.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "azureproject.urls"
@@ -116,6 +120,21 @@ TEMPLATES = [
 # SQLITE_PATH: where the embedded database lives (default db.sqlite3 in the project).
 DATABASES = {"default": database_settings(env, base_dir=BASE_DIR, azure=AZURE_MODE)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Admin login throttling (django-axes): after 5 wrong passwords for one username from one
+# address, that pair is locked out for 15 minutes (a 429 page). Username and address together,
+# so an attacker cannot lock the real admin out from elsewhere. Each failure is one log line
+# (never the password). Unlock at once with `python manage.py axes_reset`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "429.html"
+AXES_CLIENT_IP_CALLABLE = "azureproject.client_ip.client_ip"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -229,5 +248,8 @@ LOGGING = {
         "azure.identity": {"level": "ERROR"},
         # Request failures are logged once with their cause by Django's request logger.
         "django": {"level": LOG_LEVEL},
+        # django-axes narrates every login at INFO; a failed login is one line of our own
+        # (azureproject.apps), and axes keeps its warnings (a lockout).
+        "axes": {"level": "WARNING"},
     },
 }

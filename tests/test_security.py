@@ -1,0 +1,66 @@
+"""Admin login throttling (django-axes), with the client address read the right way."""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.test import Client, RequestFactory
+from django.urls import reverse
+from pytest_django.asserts import assertContains
+
+from azureproject.client_ip import client_ip
+
+pytestmark = pytest.mark.django_db
+
+LOGIN = reverse("admin:login")
+RIGHT = "Right-pass-" + "2026!"
+
+
+def attempt(client: Client, password: str, *, address: str, username: str = "boss") -> Any:
+    return client.post(
+        LOGIN, {"username": username, "password": password, "next": "/admin/"}, REMOTE_ADDR=address
+    )
+
+
+def test_five_wrong_passwords_lock_that_username_from_that_address_only(
+    django_user_model: Any, caplog: Any
+) -> None:
+    django_user_model.objects.create_superuser("boss", "b@example.com", RIGHT)
+    caplog.set_level(logging.INFO)
+    attacker = Client()
+    answers = [attempt(attacker, f"guess-{n}", address="203.0.113.9").status_code for n in range(5)]
+    assert answers == [200, 200, 200, 200, HTTPStatus.TOO_MANY_REQUESTS]  # locked at the fifth
+    locked = attempt(attacker, RIGHT, address="203.0.113.9")  # even the right password
+    assertContains(
+        locked, "Too many failed sign-ins (429)", status_code=HTTPStatus.TOO_MANY_REQUESTS
+    )
+    # The real admin, elsewhere, is not locked out by the attacker.
+    assert attempt(Client(), RIGHT, address="198.51.100.4").status_code == HTTPStatus.FOUND
+    # Each failure is one line, with the username and address, never the password.
+    failures = [r for r in caplog.records if r.getMessage().startswith("Failed login")]
+    assert len(failures) == 6  # five wrong passwords, and the right one refused while locked
+    assert failures[0].getMessage() == "Failed login for username 'boss' from 203.0.113.9"
+    assert "guess-" not in caplog.text and RIGHT not in caplog.text
+    # An administrator unlocks it at once.
+    call_command("axes_reset", stdout=None)
+    assert attempt(attacker, RIGHT, address="203.0.113.9").status_code == HTTPStatus.FOUND
+
+
+def test_client_address_behind_app_service_comes_from_x_forwarded_for(settings: Any) -> None:
+    factory = RequestFactory()
+    forwarded = {"REMOTE_ADDR": "169.254.129.3"}
+    settings.AZURE_MODE = True
+    for header, expected in [
+        ("203.0.113.7:51234", "203.0.113.7"),  # how App Service's front end sends it
+        ("[2001:db8::1]:443, 10.0.0.1", "2001:db8::1"),
+        ("203.0.113.8", "203.0.113.8"),
+        ("2001:db8::2", "2001:db8::2"),
+    ]:
+        request = factory.get("/", HTTP_X_FORWARDED_FOR=header, **forwarded)
+        assert client_ip(request) == expected
+    # Outside App Service any client could send the header: it is not believed.
+    settings.AZURE_MODE = False
+    request = factory.get("/", HTTP_X_FORWARDED_FOR="203.0.113.7:51234", REMOTE_ADDR="192.0.2.1")
+    assert client_ip(request) == "192.0.2.1"
