@@ -230,3 +230,19 @@ def test_photos_from_blob_storage_are_allowed_by_the_csp_and_nothing_else() -> N
     named = photo_storage_settings({"STORAGE_ACCOUNT_NAME": "acct"}, media_root=BASE, azure=True)
     assert photo_origins(named) == ["https://acct.blob.core.windows.net"]
     assert photo_origins(photo_storage_settings({}, media_root=BASE, azure=False)) == []
+
+
+def test_grant_sql_is_printed_quoted_without_any_database() -> None:
+    """--print-sql needs no connection, nor PostgreSQL settings: an administrator can read the
+    SQL before running it, and a name cannot break out of its quotes."""
+    from tests.services import manage
+
+    result = manage(
+        "grant_identity_access", "--principal", 'evil"; DROP TABLE x; --', "--print-sql", env={}
+    )
+    assert result.returncode == 0, result.stderr
+    assert (
+        "SELECT * FROM pgaadauth_create_principal('evil\"; DROP TABLE x; --', false, false);"
+        in (result.stdout)
+    )
+    assert 'GRANT USAGE, CREATE ON SCHEMA public TO "evil""; DROP TABLE x; --";' in result.stdout

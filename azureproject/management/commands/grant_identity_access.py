@@ -53,24 +53,28 @@ class Command(BaseCommand):
         parser.add_argument("--print-sql", action="store_true", help="print the SQL, run nothing")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        principal, object_id = options["principal"], options["object_id"]
+        create = None if options["skip_create_principal"] else principal_sql(principal, object_id)
+        grants = grant_sql(principal)
+
+        if options["print_sql"]:
+            # Quoted by psycopg without a connection: nothing needs to be configured or up.
+            database = (
+                connection.settings_dict["NAME"] if connection.vendor == "postgresql" else None
+            )
+            if create is not None:
+                self.stdout.write("-- in database postgres:")
+                self.stdout.write(create.as_string(None) + ";")
+            self.stdout.write(f"-- in the app's database{f' ({database})' if database else ''}:")
+            for statement in grants:
+                self.stdout.write(statement.as_string(None) + ";")
+            return
+
         if connection.vendor != "postgresql":
             raise CommandError(
                 "grant_identity_access needs PostgreSQL (set DBHOST, DBNAME, DBUSER)."
             )
-        principal, object_id = options["principal"], options["object_id"]
-        create = None if options["skip_create_principal"] else principal_sql(principal, object_id)
-        grants = grant_sql(principal)
         database = connection.settings_dict["NAME"]
-
-        if options["print_sql"]:
-            with connection.cursor() as cursor:
-                if create is not None:
-                    self.stdout.write("-- in database postgres:")
-                    self.stdout.write(create.as_string(cursor.connection) + ";")
-                self.stdout.write(f"-- in database {database}:")
-                for statement in grants:
-                    self.stdout.write(statement.as_string(cursor.connection) + ";")
-            return
 
         try:
             if create is not None:
