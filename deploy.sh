@@ -87,20 +87,14 @@ if [ -n "$DEPLOYER_IP" ]; then
   az postgres flexible-server firewall-rule create --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
     --rule-name deploy-grant --start-ip-address "$DEPLOYER_IP" --end-ip-address "$DEPLOYER_IP" --output none
 fi
-# Your own Entra token is the password, for these two statements only; it is never printed.
-ADMIN_TOKEN="$(az account get-access-token --resource-type oss-rdbms --query accessToken --output tsv)"
-role_exists="$(az postgres flexible-server execute --name "$DB_SERVER" --admin-user "$ADMIN_UPN" \
-  --admin-password "$ADMIN_TOKEN" --database-name postgres --output tsv \
-  --querytext "SELECT count(*) FROM pg_roles WHERE rolname = '$IDENTITY_NAME'" | tail -n 1)"
-if [ "${role_exists:-0}" = "0" ]; then
-  az postgres flexible-server execute --name "$DB_SERVER" --admin-user "$ADMIN_UPN" \
-    --admin-password "$ADMIN_TOKEN" --database-name postgres --output none \
-    --querytext "SELECT * FROM pgaadauth_create_principal_with_oid('$IDENTITY_NAME', '$IDENTITY_PRINCIPAL_ID', 'service', false, false)"
-fi
-# PostgreSQL 15+: without this, migrate fails with "permission denied for schema public".
-az postgres flexible-server execute --name "$DB_SERVER" --admin-user "$ADMIN_UPN" \
-  --admin-password "$ADMIN_TOKEN" --database-name "$DB_NAME" --output none \
-  --querytext "GRANT USAGE, CREATE ON SCHEMA public TO \"$IDENTITY_NAME\""
+# The app's own command, as you: its token backend gets your Entra token from your `az login`
+# (DefaultAzureCredential), so no token is on any command line, and psycopg quotes the SQL. It
+# creates the identity's role unless it exists, then grants it USAGE and CREATE on schema
+# public (PostgreSQL 15+: without it, migrate fails with "permission denied for schema public").
+. scripts/python-env.sh
+use_python requirements.txt
+DBHOST="$DB_SERVER" DBNAME="$DB_NAME" DBUSER="$ADMIN_UPN" \
+  "$PYTHON" manage.py grant_identity_access --principal "$IDENTITY_NAME" --object-id "$IDENTITY_PRINCIPAL_ID"
 if [ -n "$DEPLOYER_IP" ]; then
   az postgres flexible-server firewall-rule delete --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
     --rule-name deploy-grant --yes --output none
@@ -129,11 +123,26 @@ settings=(
   "STORAGE_URL_MODE=$url_mode"
   "SCM_DO_BUILD_DURING_DEPLOYMENT=true"
 )
+# The settings go in a file only you can read (az's --settings @file), never on a command line
+# where `ps` would show SECRET_KEY; the key itself passes through the environment.
+settings_file="$(mktemp)"
+trap 'rm -f "$settings_file"' EXIT
+chmod 600 "$settings_file"
+SECRET_KEY_NEW=""
 if [ "${SECRET_KEY_SET:-0}" = "0" ]; then
-  settings+=("SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')")
+  SECRET_KEY_NEW="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
 fi
+SECRET_KEY_NEW="$SECRET_KEY_NEW" python3 - "$settings_file" "${settings[@]}" <<'PY'
+import json, os, sys
+path, pairs = sys.argv[1], [pair.split("=", 1) for pair in sys.argv[2:]]
+if os.environ["SECRET_KEY_NEW"]:
+    pairs.append(["SECRET_KEY", os.environ["SECRET_KEY_NEW"]])
+with open(path, "w") as settings:
+    json.dump([{"name": n, "value": v, "slotSetting": False} for n, v in pairs], settings)
+PY
+unset SECRET_KEY_NEW
 az webapp config appsettings set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
-  --settings "${settings[@]}" --output none
+  --settings "@$settings_file" --output none
 
 step "Startup command, health check, HTTPS only"
 az webapp config set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \

@@ -26,6 +26,8 @@ def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
             "FAKE_AZ_STATE": str(tmp_path / "az-state.json"),
             "APP_NAME": "my-reviews",
             "DEPLOYER_IP": "203.0.113.7",
+            # The grant runs the app's own command; a fake records it beside the az calls.
+            "PYTHON": str(FAKE_AZ / "fake-python"),
             **env,
         },
         capture_output=True,
@@ -53,6 +55,15 @@ def value(argv: list[str], option: str) -> str:
     return argv[argv.index(option) + 1]
 
 
+def app_settings(calls: list[list[str]]) -> dict[str, str]:
+    """The settings `az webapp config appsettings set` was given, read from its @file."""
+    index = index_of(calls, "appsettings", "set")
+    assert value(calls[index], "--settings").startswith("@")
+    recorded = calls[index + 1]
+    assert recorded[0] == "@settings"
+    return dict(pair.split("=", 1) for pair in recorded[1:])
+
+
 def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     calls, output = deploy(tmp_path)
     order = [
@@ -65,8 +76,7 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
         index_of(calls, "container-rm", "create"),
         index_of(calls, "role", "assignment", "create"),
         index_of(calls, "firewall-rule", "create"),
-        index_of(calls, "execute", "--database-name", "postgres", "--output", "none"),
-        index_of(calls, "execute", "--database-name", "restaurant"),
+        index_of(calls, "python", "grant_identity_access"),
         index_of(calls, "firewall-rule", "delete"),
         index_of(calls, "appservice", "plan", "create"),
         index_of(calls, "webapp", "create"),
@@ -90,21 +100,22 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     admin = call(calls, "microsoft-entra-admin", "create")
     assert value(admin, "--display-name") == "deployer@contoso.example"
 
-    principal = value(
-        call(calls, "execute", "--database-name", "postgres", "--output", "none"), "--querytext"
-    )
-    assert "pgaadauth_create_principal_with_oid('my-reviews-identity'" in principal
-    grant = value(call(calls, "execute", "--database-name", "restaurant"), "--querytext")
-    assert grant == 'GRANT USAGE, CREATE ON SCHEMA public TO "my-reviews-identity"'
+    # The role and the schema grant: the app's own command (SQL quoted by psycopg), as the
+    # deployer, whose token comes from their az sign-in inside it: none on any command line.
+    grant = call(calls, "python", "grant_identity_access")
+    assert grant[:3] == ["python", "manage.py", "grant_identity_access"]
+    assert value(grant, "--principal") == "my-reviews-identity"
+    assert value(grant, "--object-id") == "22222222-0000-4000-8000-00000000b0b0"
+    assert {"env:DBHOST=my-reviews-db", "env:DBNAME=restaurant"} <= set(grant)
+    assert "env:DBUSER=deployer@contoso.example" in grant
+    assert not any(a.startswith(("env:DBPASS", "env:PGPASSWORD")) for a in grant)
+    assert not any("get-access-token" in c or "execute" in c for c in calls)
     assert value(call(calls, "firewall-rule", "create"), "--start-ip-address") == "203.0.113.7"
 
     assert "my-reviews-identity" in value(
         call(calls, "webapp", "identity", "assign"), "--identities"
     )
-    settings_call = call(calls, "appsettings", "set")
-    settings = dict(
-        s.split("=", 1) for s in settings_call[settings_call.index("--settings") + 1 :] if "=" in s
-    )
+    settings = app_settings(calls)
     assert settings["AZURE_CLIENT_ID"] == "11111111-0000-4000-8000-00000000c11e"
     assert (settings["DBHOST"], settings["DBNAME"], settings["DBUSER"]) == (
         "my-reviews-db",
@@ -125,7 +136,9 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     assert value(call(calls, "webapp", "deploy"), "--type") == "zip"
 
     assert settings["SECRET_KEY"] not in output
-    assert "fake-admin-token-not-secret" not in output
+    # Nothing secret on any command line (`ps` shows them): settings go in a file.
+    assert not any(settings["SECRET_KEY"] in arg for c in calls if c[0] != "@settings" for arg in c)
+    assert not any(arg.startswith("SECRET_KEY=") for c in calls if c[0] != "@settings" for arg in c)
     assert "https://my-reviews.azurewebsites.net" in output
 
 
@@ -139,8 +152,7 @@ def test_second_deploy_creates_nothing_and_keeps_the_secret_key(tmp_path: Path) 
     ]
     assert created == []
     assert not any("pgaadauth_create_principal_with_oid" in " ".join(c) for c in calls)
-    settings_call = call(calls, "appsettings", "set")
-    assert not any(a.startswith("SECRET_KEY=") for a in settings_call)
+    assert "SECRET_KEY" not in app_settings(calls)  # the first one is kept
     assert index_of(calls, "webapp", "deploy") > 0  # the code is still deployed
 
 
@@ -153,7 +165,7 @@ def test_public_photos_option_makes_the_tutorials_public_container(
         value(call(calls, "storage", "account", "create"), "--allow-blob-public-access") == "true"
     )
     assert value(call(calls, "container-rm", "create"), "--public-access") == "blob"
-    assert "STORAGE_URL_MODE=public" in call(calls, "appsettings", "set")
+    assert app_settings(calls)["STORAGE_URL_MODE"] == "public"
 
 
 def test_deploy_without_app_name_stops_with_a_message(tmp_path: Path) -> None:
