@@ -6,8 +6,8 @@ from typing import Any, NamedTuple
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
-from django.db.models import Avg, Count, FloatField, IntegerField, OuterRef, Q, Subquery
+from django.db import connections, models
+from django.db.models import Avg, Count, FloatField, Func, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 RATING_MIN = 1
 RATING_MAX = 5
+
+
+class Casefold(Func):
+    """casefold(text): SQLite only, registered on each connection by restaurant_review.apps."""
+
+    function = "casefold"
+    output_field = models.CharField()
 
 
 class RestaurantQuerySet(models.QuerySet):
@@ -79,8 +86,18 @@ class RestaurantQuerySet(models.QuerySet):
         )
 
     def search(self, text: str) -> "RestaurantQuerySet":
+        """Restaurants whose name contains `text`, ignoring case for every letter ("éclair"
+        finds "Café Éclair"). PostgreSQL's ILIKE does that itself, and the home page's order
+        still walks its name index; SQLite's LIKE folds ASCII letters only, so there both
+        sides are case-folded (the casefold() function restaurant_review.apps registers)."""
         text = text.strip()
-        return self.filter(name__icontains=text) if text else self
+        if not text:
+            return self
+        if connections[self.db].vendor == "sqlite":
+            return self.alias(name_folded=Casefold("name")).filter(
+                name_folded__contains=text.casefold()
+            )
+        return self.filter(name__icontains=text)
 
 
 class Restaurant(models.Model):

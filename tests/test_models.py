@@ -48,6 +48,15 @@ def test_search_matches_part_of_name_case_insensitively(make_restaurant: Any) ->
     assert Restaurant.objects.search("  ").count() == 2
 
 
+@pytest.mark.parametrize("query", ["éclair", "ÉCLAIR", "Éclair", "éCLaIR"])
+def test_search_ignores_case_for_every_letter(make_restaurant: Any, query: str) -> None:
+    make_restaurant(name="Café Éclair")
+    make_restaurant(name="Straße 9")
+    make_restaurant(name="Eclair Express")  # no accent: a different word
+    assert [r.name for r in Restaurant.objects.search(query)] == ["Café Éclair"]
+    assert [r.name for r in Restaurant.objects.search("STRASSE")] == ["Straße 9"]
+
+
 def test_created_at_is_set_by_the_model(make_review: Any) -> None:
     review = make_review()
     assert review.created_at is not None
