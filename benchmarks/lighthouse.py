@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.services import AppServer, base_env, manage  # noqa: E402
+from tests.services import AppServer, base_env, manage, shell_output  # noqa: E402
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
@@ -144,14 +144,12 @@ def main() -> None:
             "seed_demo", "--restaurants", "40", "--reviews", "400", "--photos", "80", env=env
         )
         assert seeded.returncode == 0, seeded.stderr
-        busy = manage(
-            "shell",
-            "-c",
+        busy = shell_output(
             "from django.db.models import Count, Q; from restaurant_review.models import "
             "Restaurant; print(Restaurant.objects.annotate(n=Count('reviews', "
             "filter=Q(reviews__photo_width__isnull=False))).order_by('-n')[0].pk)",
             env=env,
-        ).stdout.split()[-1]
+        )
         server = AppServer(env, workdir / "server.log").start()
         try:
             base = server.url.replace("127.0.0.1", "localhost")

@@ -111,14 +111,15 @@ def save_review(review: Review) -> Review:
     """Store the review's new photo (and its renditions), then the row; if the row cannot be
     written, remove the photo again.
 
-    A storage failure raises OSError before anything is written to the database, and leaves
-    nothing stored (ReviewPhotoField cleans up after itself).
+    A storage failure raises OSError before anything is written to the database. Storage is
+    not asked again to delete what it did store (it would only be waited on again): such a
+    photo is left to purge_orphan_photos.
     """
     with transaction.atomic():
         try:
             review.save()
         except OSError:
-            raise
+            raise  # Storage failed: see above
         except BaseException:
             if review.photo and review.photo._committed:
                 delete_stored_photo(review.photo.name, why="its review was not saved")

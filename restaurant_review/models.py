@@ -35,6 +35,12 @@ class Casefold(Func):
     output_field = models.CharField()
 
 
+def _reviews_of_outer_restaurant() -> models.QuerySet:
+    """The reviews of the restaurant row an outer query is on, grouped by it, for correlated
+    subqueries that aggregate them (annotate a Count or Avg, take .values("value"))."""
+    return Review.objects.filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+
+
 class RestaurantQuerySet(models.QuerySet):
     def with_rating_stats(self) -> "RestaurantQuerySet":
         """Annotate `avg_rating` (None without reviews) and `review_count` in the same query.
@@ -43,7 +49,7 @@ class RestaurantQuerySet(models.QuerySet):
         reviews of the restaurants on the page only, not of every restaurant before the LIMIT,
         and a count for the pager needs no aggregation at all.
         """
-        reviews = Review.objects.filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+        reviews = _reviews_of_outer_restaurant()
         return self.annotate(
             avg_rating=Subquery(
                 reviews.annotate(value=Avg("rating")).values("value"), output_field=FloatField()
@@ -71,7 +77,7 @@ class RestaurantQuerySet(models.QuerySet):
     def with_rating_distribution(self) -> "RestaurantQuerySet":
         """Annotate `stars_1` ... `stars_5`: how many reviews gave each rating, in the same
         query."""
-        reviews = Review.objects.filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+        reviews = _reviews_of_outer_restaurant()
         return self.annotate(
             **{
                 f"stars_{rating}": Coalesce(

@@ -170,6 +170,13 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
     )
 
 
+def shell_output(code: str, *, env: Mapping[str, str]) -> str:
+    """What `manage.py shell -c CODE` prints last (its result; log lines may come first)."""
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
 def base_env(**overrides: str) -> dict[str, str]:
     """The environment for a server under test: this one, less anything Azure or Django."""
     drop = ("WEBSITE_", "AZURE_", "DB", "STORAGE_", "DJANGO_", "IDENTITY_", "MSI_", "SECRET_KEY")

@@ -15,7 +15,7 @@ from django.db.utils import ConnectionHandler
 from azureproject.credential import get_credential
 from azureproject.errors import DatabaseUnavailable
 from tests.postgres import PostgresApp, make_postgres_app
-from tests.services import app_server, base_env, http_get, manage, wait_until
+from tests.services import app_server, base_env, http_get, manage, shell_output, wait_until
 
 pytestmark = pytest.mark.postgres
 
@@ -339,7 +339,5 @@ def test_search_ignores_case_for_every_letter_on_postgresql(postgres_app: Postgr
         "found = Restaurant.objects.with_rating_stats().with_cover_photo().search('ÉCLAIR')[:24]; "
         "print(json.dumps([r.name for r in found]))"
     )
-    result = manage("shell", "-c", script, env=postgres_app.env)
-    assert result.returncode == 0, result.stderr
-    names = json.loads(result.stdout.strip().splitlines()[-1])
+    names = json.loads(shell_output(script, env=postgres_app.env))
     assert "Café Éclair" in names and all("éclair" in name.casefold() for name in names)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import image_bytes
-from tests.services import PROJECT_DIR, AppServer, base_env, manage, unavailable
+from tests.services import PROJECT_DIR, AppServer, base_env, manage, shell_output, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -28,12 +28,6 @@ class Site:
     down_url: str  # the same site with its database unreachable
 
 
-def shell(code: str, env: dict[str, str]) -> str:
-    result = manage("shell", "-c", code, env=env)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("design")
@@ -43,15 +37,15 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "seed_demo", "--restaurants", "30", "--reviews", "150", "--photos", "12", env=env
     )
     assert seeded.returncode == 0, seeded.stderr
-    busy = shell(
+    busy = shell_output(
         "from django.db.models import Count; from restaurant_review.models import Restaurant; "
         "print(Restaurant.objects.annotate(n=Count('reviews')).order_by('-n')[0].pk)",
-        env,
+        env=env,
     )
-    empty = shell(
+    empty = shell_output(
         "from restaurant_review.models import Restaurant; "
         "print(Restaurant.objects.create(name='Quiet Corner', street_address='1 Elm St').pk)",
-        env,
+        env=env,
     )
     admin = manage(
         "createsuperuser",

@@ -22,7 +22,15 @@ from restaurant_review.photos import stored_names
 from tests.azurite import Azurite
 from tests.helpers import AZURE_HOST, image_bytes
 from tests.postgres import PostgresServer, make_postgres_app
-from tests.services import AppServer, base_env, http_request, manage, post_form, wait_until
+from tests.services import (
+    AppServer,
+    base_env,
+    http_request,
+    manage,
+    post_form,
+    shell_output,
+    wait_until,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.azurite]
 
@@ -65,15 +73,13 @@ def client(base: str, stop: threading.Event, outcomes: list[Outcome], name: str)
 
 def stored(env: dict[str, str]) -> dict[str, str]:
     """Review text -> photo name, read through the app's own settings."""
-    result = manage(
-        "shell",
-        "-c",
-        "import json; from restaurant_review.models import Review; "
-        "print(json.dumps(dict(Review.objects.values_list('review_text', 'photo'))))",
-        env=env,
+    return json.loads(
+        shell_output(
+            "import json; from restaurant_review.models import Review; "
+            "print(json.dumps(dict(Review.objects.values_list('review_text', 'photo'))))",
+            env=env,
+        )
     )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def test_faults_cost_only_503s_and_lose_nothing(
