@@ -54,6 +54,10 @@ exists az postgres flexible-server show --name "$DB_SERVER" --resource-group "$R
 exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --database-name "$DB_NAME" \
   || az postgres flexible-server db create --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --database-name "$DB_NAME" --output none
 
+# The search's trigram index needs pg_trgm, which Azure lets a database use once allow-listed.
+az postgres flexible-server parameter set --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+  --name azure.extensions --value PG_TRGM --output none
+
 step "You (the signed-in user) as the server's Microsoft Entra administrator"
 ADMIN_OBJECT_ID="$(az ad signed-in-user show --query id --output tsv)"
 ADMIN_UPN="$(az ad signed-in-user show --query userPrincipalName --output tsv)"
@@ -90,7 +94,8 @@ fi
 # The app's own command, as you: its token backend gets your Entra token from your `az login`
 # (DefaultAzureCredential), so no token is on any command line, and psycopg quotes the SQL. It
 # creates the identity's role unless it exists, then grants it USAGE and CREATE on schema
-# public (PostgreSQL 15+: without it, migrate fails with "permission denied for schema public").
+# public (PostgreSQL 15+: without it, migrate fails with "permission denied for schema public")
+# and creates the pg_trgm extension for the search index.
 . scripts/python-env.sh
 use_python requirements.txt
 DBHOST="$DB_SERVER" DBNAME="$DB_NAME" DBUSER="$ADMIN_UPN" \

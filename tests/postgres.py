@@ -147,11 +147,14 @@ class PostgresServer:
         self.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
         return database, role
 
-    def grant_schema(self, database: str, role: str) -> None:
-        self.execute(
-            sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(sql.Identifier(role)),
-            database,
-        )
+    def grant_schema(self, database: str, role: str, *, extensions: bool = True) -> None:
+        """What `manage.py grant_identity_access` runs as the administrator; without
+        `extensions`, the schema grant alone (pg_trgm neither there nor creatable)."""
+        from azureproject.management.commands.grant_identity_access import grant_sql
+
+        for statement in grant_sql(role):
+            if extensions or "EXTENSION" not in statement.as_string(None):
+                self.execute(statement, database)
 
     def set_password(self, role: str, password: str) -> None:
         self.execute(
@@ -205,11 +208,11 @@ class PostgresApp:
 
 
 def make_postgres_app(
-    server: PostgresServer, *, grant: bool = True, lifetime: float = 3600
+    server: PostgresServer, *, grant: bool = True, extensions: bool = True, lifetime: float = 3600
 ) -> PostgresApp:
     database, role = server.create_identity_database()
     if grant:
-        server.grant_schema(database, role)
+        server.grant_schema(database, role, extensions=extensions)
 
     def set_role_password(resource: str, token: str, client_id: str | None) -> None:
         if resource.rstrip("/") == POSTGRES_RESOURCE:

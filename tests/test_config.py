@@ -246,3 +246,4 @@ def test_grant_sql_is_printed_quoted_without_any_database() -> None:
         in (result.stdout)
     )
     assert 'GRANT USAGE, CREATE ON SCHEMA public TO "evil""; DROP TABLE x; --";' in result.stdout
+    assert "CREATE EXTENSION IF NOT EXISTS pg_trgm;" in result.stdout

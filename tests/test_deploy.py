@@ -71,6 +71,7 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
         index_of(calls, "identity", "create"),
         index_of(calls, "flexible-server", "create", "--tier"),
         index_of(calls, "db", "create"),
+        index_of(calls, "flexible-server", "parameter", "set"),
         index_of(calls, "microsoft-entra-admin", "create"),
         index_of(calls, "storage", "account", "create"),
         index_of(calls, "container-rm", "create"),
@@ -97,6 +98,11 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     role = call(calls, "role", "assignment", "create")
     assert value(role, "--role") == "Storage Blob Data Contributor"
     assert value(role, "--assignee-object-id") == "22222222-0000-4000-8000-00000000b0b0"
+    extensions = call(calls, "flexible-server", "parameter", "set")
+    assert (value(extensions, "--name"), value(extensions, "--value")) == (
+        "azure.extensions",
+        "PG_TRGM",
+    )
     admin = call(calls, "microsoft-entra-admin", "create")
     assert value(admin, "--display-name") == "deployer@contoso.example"
 

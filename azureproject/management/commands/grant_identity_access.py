@@ -6,9 +6,12 @@ Run it with DBHOST/DBNAME set and DBUSER set to *your* Entra admin principal (si
     DBUSER=admin@contoso.com python manage.py grant_identity_access --principal my-identity
 
 It creates the identity's PostgreSQL role with `pgaadauth_create_principal` (in the `postgres`
-database) and grants it USAGE and CREATE on schema public of the app's database. The grant is
-the step the tutorial leaves out: since PostgreSQL 15, public is not writable by everyone, so
-`migrate` fails without it. `--print-sql` prints the SQL for psql instead of running it.
+database), grants it USAGE and CREATE on schema public of the app's database, and creates the
+pg_trgm extension there (the search index needs it; an extension is the administrator's to
+create, and on Azure it must be allow-listed first: deploy.sh sets `azure.extensions`). The
+grant is the step the tutorial leaves out: since PostgreSQL 15, public is not writable by
+everyone, so `migrate` fails without it. `--print-sql` prints the SQL for psql instead of
+running it.
 """
 
 from typing import Any
@@ -28,9 +31,12 @@ def principal_sql(principal: str, object_id: str | None) -> sql.Composed:
     )
 
 
-def grant_sql(principal: str) -> list[sql.Composed]:
+def grant_sql(principal: str) -> list[sql.Composable]:
+    """What the administrator runs in the app's database for the identity `principal`."""
     role = sql.Identifier(principal)
     return [
+        # The search's trigram index (migration 0006) needs it.
+        sql.SQL("CREATE EXTENSION IF NOT EXISTS pg_trgm"),
         sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(role),
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {}").format(
             role
@@ -40,7 +46,10 @@ def grant_sql(principal: str) -> list[sql.Composed]:
 
 
 class Command(BaseCommand):
-    help = "Create the managed identity's PostgreSQL role and grant it schema public (Entra admin)."
+    help = (
+        "Create the managed identity's PostgreSQL role, grant it schema public and create the "
+        "pg_trgm extension (Entra admin)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--principal", required=True, help="the identity's name (DBUSER)")
@@ -92,6 +101,7 @@ class Command(BaseCommand):
             raise CommandError(f"Could not grant access to {principal}: {exc}") from exc
         self.stdout.write(
             self.style.SUCCESS(
-                f"Granted {principal} USAGE and CREATE on schema public of {database}."
+                f"Granted {principal} USAGE and CREATE on schema public of {database}, "
+                "with the pg_trgm extension."
             )
         )
