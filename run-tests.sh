@@ -4,7 +4,7 @@
 # README's test command and CI's (.ci/run) are this script. Extra arguments go to pytest.
 #
 # Real components come from Debian's packages and npm when missing (needs root or sudo):
-# PostgreSQL server binaries, Node.js with Azurite, and Chromium. Where they cannot be
+# PostgreSQL server binaries, Redis, Node.js with Azurite, and Chromium. Where they cannot be
 # installed, their tests skip with the reason on a laptop and fail under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -47,6 +47,11 @@ say "ruff check, ruff format --check, mypy"
 if ! have_postgres; then
   say "PostgreSQL server binaries"
   apt_install postgresql >/dev/null || say "could not install PostgreSQL: its tests will not run"
+fi
+
+if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
+  say "Redis server (Debian)"
+  apt_install redis-server >/dev/null || say "could not install redis-server: its tests will not run"
 fi
 
 if ! command -v npm >/dev/null 2>&1; then

@@ -4,6 +4,7 @@ Pure functions of a mapping, so settings.py stays a readable list and tests can 
 combination of the tutorial's app settings and Service Connector's without reloading Django.
 """
 
+import hashlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,54 @@ def photo_storage_settings(
             "sas_minutes": sas_minutes,
         },
     }
+
+
+AZURE_MANAGED_REDIS_SUFFIX = ".redis.azure.net"
+AZURE_CACHE_FOR_REDIS_SUFFIX = ".redis.cache.windows.net"
+
+
+def code_version(base_dir: Path) -> str:
+    """A digest of what draws the pages (Python code, templates, the static files' manifest),
+    for cache keys: cached parts drawn by one deploy are never served by the next."""
+    digest = hashlib.blake2b(digest_size=8)
+    patterns = ("azureproject/**/*.py", "restaurant_review/**/*.py", "**/templates/**/*.html")
+    files = sorted({path for pattern in patterns for path in base_dir.glob(pattern)})
+    manifest = base_dir / "staticfiles" / "staticfiles.json"
+    for path in [*files, manifest] if manifest.exists() else files:
+        digest.update(str(path.relative_to(base_dir)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]:
+    """CACHES: local memory per process; with REDIS_HOST, the default cache in Azure Managed
+    Redis or Azure Cache for Redis over TLS, logging in with Microsoft Entra ID."""
+    local = {
+        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {"MAX_ENTRIES": 2000},
+    }
+    caches: dict[str, Any] = {
+        "default": {**local, "LOCATION": "default"},
+        # Parts that depend on the code alone (the empty review form): no trip to Redis.
+        "local": {**local, "LOCATION": "local"},
+    }
+    host = env.get("REDIS_HOST", "").strip()
+    if not host:
+        return caches
+    if host.endswith(AZURE_MANAGED_REDIS_SUFFIX):
+        default_port = 10000
+    elif host.endswith(AZURE_CACHE_FOR_REDIS_SUFFIX):
+        default_port = 6380
+    else:
+        default_port = 6380
+    port = env_int(env, "REDIS_PORT", default=default_port)
+    caches["default"] = {
+        "BACKEND": "azureproject.cache.EntraRedisCache",
+        "LOCATION": f"rediss://{host}:{port}/0",
+        "KEY_PREFIX": key_prefix,
+        "OPTIONS": {
+            "client_id": env.get("AZURE_CLIENT_ID", "").strip() or None,
+        },
+    }
+    return caches

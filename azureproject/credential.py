@@ -110,7 +110,13 @@ class SharedCredential:
         info = self.get_token_info(*scopes)
         return AccessToken(info.token, info.expires_on)
 
-    def get_token_info(self, *scopes: str, options: Any = None) -> AccessTokenInfo:
+    def get_token_info(
+        self, *scopes: str, options: Any = None, fresh: bool = False
+    ) -> AccessTokenInfo:
+        """The newest token for `scopes`. With `fresh`, a token due for refresh is not handed
+        out while its refresh is under way: the caller waits for the new one (at most
+        `wait_seconds`, then it gets the old one if still valid), for a background job that
+        re-authenticates long-lived connections."""
         key = tuple(scopes)
         now = time.time()
         with self._lock:
@@ -123,10 +129,13 @@ class SharedCredential:
                 threading.Thread(
                     target=self._refresh, args=(key, refresh), name="token-refresh", daemon=True
                 ).start()
-        if usable and token is not None:
+        if usable and token is not None and not (fresh and due):
             return token  # valid: whatever the refresh does, this caller goes on at once
         assert refresh is not None
-        if not refresh.done.wait(self.wait_seconds):
+        if not refresh.done.wait(self.wait_seconds) or refresh.error is not None:
+            if usable and token is not None:
+                return token
+        if not refresh.done.is_set():
             raise ClientAuthenticationError(
                 message=f"no Microsoft Entra token within {self.wait_seconds:g} s: the identity "
                 "endpoint did not answer in time"

@@ -17,6 +17,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from azureproject.config import (
     azure_mode,
+    cache_settings,
+    code_version,
     database_settings,
     env_flag,
     env_int,
@@ -206,6 +208,13 @@ PHOTO_MAX_PIXELS = 50_000_000
 # Photos are decoded one at a time per process; an upload waits this long for its turn, then
 # gets its form back with a 503 and Retry-After.
 PHOTO_DECODE_WAIT_SECONDS = 5
+
+# Caches: local memory in each process, or with REDIS_HOST (the full host name of an Azure
+# Managed Redis, *.redis.azure.net, or Azure Cache for Redis, *.redis.cache.windows.net) and
+# REDIS_PORT (10000 and 6380 by default) the default cache in Redis over TLS, logging in with
+# a Microsoft Entra token for AZURE_CLIENT_ID's identity (no access key). Keys
+# carry the code's digest: a deploy never serves parts drawn by the previous one.
+CACHES = cache_settings(env, key_prefix=code_version(BASE_DIR))
 
 # Messages in a signed cookie: no session row, no database query to show one.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"

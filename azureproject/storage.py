@@ -229,6 +229,16 @@ class AzureBlobPhotoStorage(Storage):
         )
         return f"{blob_url}?{sas}"
 
+    def url_version(self) -> str:
+        """What the links url() hands out now depend on besides the name (for caches of pages
+        that carry them): the SAS window, or `plain` while no delegation key can be had."""
+        if self.url_mode == "public":
+            return "public"
+        now = datetime.now(UTC)
+        if self._delegation_key(now) is None:
+            return "plain"
+        return f"sas-{int(_window_start(now, self.sas_lifetime).timestamp())}"
+
     def _delegation_key(self, now: datetime) -> UserDelegationKey | None:
         """The user-delegation key of the key window `now` is in. Every process asks Storage
         for the same start and expiry in a window, and so is given the same key."""

@@ -1,4 +1,5 @@
 import logging
+import time
 import uuid
 from pathlib import PurePath
 from typing import Any, NamedTuple
@@ -111,6 +112,10 @@ class Restaurant(models.Model):
     street_address = models.CharField(max_length=200, validators=[validate_visible_text])
     description = models.TextField(max_length=2000, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # What the restaurant's page shows changed this many times: every save of the restaurant
+    # and every change to its reviews adds one, in the database (never a stale value read back
+    # and saved again), so cached parts of its page are keyed on it and never served stale.
+    version = models.PositiveBigIntegerField(default=1, editable=False)
 
     objects = RestaurantQuerySet.as_manager()
 
@@ -129,6 +134,16 @@ class Restaurant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            self.version = models.F("version") + 1
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "version"}
+        super().save(*args, **kwargs)
+        if not isinstance(self.version, int):
+            # The new value is the database's: deferred, so it is read when next asked for.
+            del self.__dict__["version"]
 
     def get_absolute_url(self) -> str:
         return reverse("restaurant_review:details", args=[self.pk])
@@ -257,6 +272,57 @@ class Review(models.Model):
         """The stored renditions of the photo, narrowest first; none for no photo, or one
         stored before renditions existed."""
         return photo_renditions(self.photo.name or None, self.photo_width, self.photo_height)
+
+
+class ContentVersion(models.Model):
+    """One row counting changes to any restaurant or review, for what lists many restaurants
+    (the home page): its cached parts are keyed on it. Incremented in the database after each
+    write, so a page that read the count before reading the data never caches old data under
+    a new count, whichever worker or instance served it."""
+
+    SITE = 1
+    value = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"content version {self.value}"
+
+
+def content_changed(*restaurant_ids: int | None) -> None:
+    """Record a change to what these restaurants' pages show, and so to the site's lists:
+    call it after writing (the signals in restaurant_review.signals do, for saves and deletes
+    of restaurants and reviews; bulk writes call it themselves)."""
+    ids = {pk for pk in restaurant_ids if pk is not None}
+    if ids:
+        Restaurant.objects.filter(pk__in=ids).update(version=models.F("version") + 1)
+    updated = ContentVersion.objects.filter(pk=ContentVersion.SITE).update(
+        value=models.F("value") + 1
+    )
+    if not updated:
+        _recreate_site_version()
+
+
+def _recreate_site_version() -> int:
+    """The row was deleted: start again from the clock in nanoseconds, beyond any count it
+    had reached, so no key used before comes back."""
+    row, _ = ContentVersion.objects.get_or_create(
+        pk=ContentVersion.SITE, defaults={"value": time.time_ns()}
+    )
+    return row.value
+
+
+def site_version() -> int:
+    """The site's content version (ContentVersion)."""
+    value = (
+        ContentVersion.objects.filter(pk=ContentVersion.SITE)
+        .values_list("value", flat=True)
+        .first()
+    )
+    return value if value is not None else _recreate_site_version()
+
+
+def restaurant_version(pk: int) -> int | None:
+    """The restaurant's version, None if there is no such restaurant."""
+    return Restaurant.objects.filter(pk=pk).values_list("version", flat=True).first()
 
 
 def delete_stored_photo(name: str, *, why: str) -> None:

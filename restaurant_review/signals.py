@@ -1,12 +1,13 @@
-"""Photos leave storage with their review: deleted, or replaced in the admin."""
+"""Photos leave storage with their review (deleted, or replaced in the admin), and every
+write to a restaurant or review moves the content versions on."""
 
 from typing import Any
 
 from django.db import transaction
-from django.db.models.signals import post_delete, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from restaurant_review.models import Review, delete_stored_photo
+from restaurant_review.models import Restaurant, Review, content_changed, delete_stored_photo
 
 
 def _delete_photo_after_commit(name: str, *, why: str) -> None:
@@ -24,6 +25,28 @@ def delete_review_photo(sender: type[Review], instance: Review, **kwargs: Any) -
 def delete_replaced_photo(sender: type[Review], instance: Review, **kwargs: Any) -> None:
     if instance.pk is None or kwargs.get("raw"):
         return
-    old_name = Review.objects.filter(pk=instance.pk).values_list("photo", flat=True).first()
+    old_name, old_restaurant = Review.objects.filter(pk=instance.pk).values_list(
+        "photo", "restaurant_id"
+    ).first() or (None, None)
+    if old_restaurant != instance.restaurant_id:
+        instance._previous_restaurant_id = old_restaurant  # type: ignore[attr-defined]
     if old_name and old_name != instance.photo.name:
         _delete_photo_after_commit(old_name, why="it was replaced")
+
+
+# Cached page parts are keyed on versions the database keeps (restaurant_review.caching): every
+# write to a restaurant or review moves them on.
+
+
+@receiver(post_save, sender=Restaurant)
+@receiver(post_delete, sender=Restaurant)
+def restaurant_changed(sender: type[Restaurant], instance: Restaurant, **kwargs: Any) -> None:
+    # Restaurant.save() moved its own version on, in its UPDATE; the site's lists change too.
+    content_changed()
+
+
+@receiver(post_save, sender=Review)
+@receiver(post_delete, sender=Review)
+def review_changed(sender: type[Review], instance: Review, **kwargs: Any) -> None:
+    # A review moved to another restaurant (in the admin) changes both pages.
+    content_changed(instance.restaurant_id, getattr(instance, "_previous_restaurant_id", None))

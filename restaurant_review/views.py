@@ -1,13 +1,22 @@
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from django.contrib import messages
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods, require_POST, require_safe
+from django.utils.functional import SimpleLazyObject
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import (
+    condition,
+    require_http_methods,
+    require_POST,
+    require_safe,
+)
 
+from restaurant_review import caching
 from restaurant_review.forms import RestaurantForm, ReviewForm, SearchForm
 from restaurant_review.models import Restaurant, Review
 
@@ -23,14 +32,31 @@ PHOTO_NOT_STORED = (
 )
 
 
+# Pages: browsers keep them but ask again each time (a 304 when nothing changed); shared caches
+# never keep them, as they carry the visitor's CSRF token.
+revalidate = cache_control(private=True, no_cache=True)
+
+
 @require_safe
+@revalidate
+@condition(etag_func=caching.home_etag)
 def index(request: HttpRequest) -> HttpResponse:
     search_form = SearchForm(request.GET)
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
-    restaurants = Restaurant.objects.with_rating_stats().with_cover_photo().search(query)
-    page = Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "search_form": search_form, "query": query}
-    return render(request, "restaurant_review/index.html", context)
+
+    def restaurants_page() -> Page:
+        restaurants = Restaurant.objects.with_rating_stats().with_cover_photo().search(query)
+        return Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
+
+    context = {
+        # Queried only if the cached parts are missing (restaurant_review.caching).
+        "page": SimpleLazyObject(restaurants_page),
+        "search_form": search_form,
+        "query": query,
+        **caching.fragment_context(caching.home_key(request)),
+    }
+    response = render(request, "restaurant_review/index.html", context)
+    return caching.tag(response, request, caching.home_key(request))
 
 
 def _restaurant_page_queryset() -> QuerySet[Restaurant]:
@@ -38,19 +64,48 @@ def _restaurant_page_queryset() -> QuerySet[Restaurant]:
 
 
 def _render_details(
-    request: HttpRequest, restaurant: Restaurant, form: ReviewForm, *, status: int = HTTPStatus.OK
+    request: HttpRequest,
+    pk: int,
+    *,
+    restaurant: Restaurant | None = None,
+    form: ReviewForm | None = None,
+    status: int = HTTPStatus.OK,
 ) -> HttpResponse:
-    reviews = restaurant.reviews.all()
-    page = Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
-    page_photos = [review for review in page.object_list if review.photo]
-    context = {"restaurant": restaurant, "page": page, "page_photos": page_photos, "form": form}
-    return render(request, "restaurant_review/details.html", context, status=status)
+    """The restaurant page. Its parts that are the same for everyone are cached, and what
+    they show is queried only when they are missing. `form`: a bound review form, with its
+    errors; without one the page draws the empty form, which is cached too."""
+    key = caching.details_key(request, pk)
+    if key is None:
+        raise Http404("No such restaurant.")
+
+    def the_restaurant() -> Restaurant:
+        return restaurant or get_object_or_404(_restaurant_page_queryset(), pk=pk)
+
+    def reviews_page() -> Page:
+        reviews = Review.objects.filter(restaurant=pk)
+        return Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
+
+    page: Any = SimpleLazyObject(reviews_page)
+    context = {
+        "restaurant_pk": pk,
+        "restaurant": SimpleLazyObject(the_restaurant),
+        "page": page,
+        "page_photos": SimpleLazyObject(
+            lambda: [review for review in page.object_list if review.photo]
+        ),
+        "form": form,
+        "empty_form": SimpleLazyObject(ReviewForm),
+        **caching.fragment_context(key),
+    }
+    response = render(request, "restaurant_review/details.html", context, status=status)
+    return caching.tag(response, request, key)
 
 
 @require_safe
+@revalidate
+@condition(etag_func=caching.details_etag)
 def details(request: HttpRequest, pk: int) -> HttpResponse:
-    restaurant = get_object_or_404(_restaurant_page_queryset(), pk=pk)
-    return _render_details(request, restaurant, ReviewForm(instance=Review(restaurant=restaurant)))
+    return _render_details(request, pk)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -78,16 +133,24 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
             # Other uploads hold the photo decoder: the form comes back with what was typed.
             logger.warning("Review for restaurant %s not saved: photo decoder busy", pk)
             response = _render_details(
-                request, restaurant, form, status=HTTPStatus.SERVICE_UNAVAILABLE
+                request,
+                pk,
+                restaurant=restaurant,
+                form=form,
+                status=HTTPStatus.SERVICE_UNAVAILABLE,
             )
             response["Retry-After"] = "5"
             return response
-        return _render_details(request, restaurant, form, status=HTTPStatus.BAD_REQUEST)
+        return _render_details(
+            request, pk, restaurant=restaurant, form=form, status=HTTPStatus.BAD_REQUEST
+        )
     try:
         form.save()
     except OSError as exc:
         logger.error("Review for restaurant %s not saved: photo storage failed: %s", pk, exc)
         form.add_error("photo", PHOTO_NOT_STORED)
-        return _render_details(request, restaurant, form, status=HTTPStatus.SERVICE_UNAVAILABLE)
+        return _render_details(
+            request, pk, restaurant=restaurant, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE
+        )
     messages.success(request, "Thank you! Your review was posted.")
     return redirect(restaurant)

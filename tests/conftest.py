@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import caches
 from PIL import ExifTags, Image
 
 from azureproject.credential import reset_credentials
@@ -21,6 +22,7 @@ from tests.azurite import Azurite, find_azurite
 from tests.helpers import AZURE_HOST, CHROMIUM, CHROMIUM_ARGS, BlobApp, image_bytes
 from tests.identity import IdentityEndpoint
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
+from tests.redis_server import RedisServer, find_redis_server
 from tests.services import unavailable
 
 # Tests that start processes (the app, servers, browsers, scripts): `-m "not slow"` skips them.
@@ -33,7 +35,7 @@ SLOW_MODULES = {
     "test_credential",
     "test_faults",
 }
-REAL_COMPONENTS = {"postgres_server", "azurite"}
+REAL_COMPONENTS = {"postgres_server", "azurite", "redis_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -54,6 +56,16 @@ def _media_and_static(settings: Any, tmp_path: Path) -> None:
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _empty_caches() -> Iterator[None]:
+    """Each test's database starts over (ids and versions again from 1): so do the caches."""
+    for cache in caches.all():
+        cache.clear()
+    yield
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture
@@ -221,3 +233,16 @@ def azure_mode_env(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str
         "STORAGE_CONTAINER_NAME": container,
         "REQUESTS_CA_BUNDLE": str(azurite.ca_file),
     }
+
+
+# Redis standing in for Azure Redis with Entra ID (tests/redis_server.py)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    executable = find_redis_server()
+    if executable is None:
+        unavailable("redis-server not found (Debian: apt-get install redis-server)")
+    server = RedisServer(executable).start()
+    yield server
+    server.cleanup()

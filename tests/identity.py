@@ -32,7 +32,8 @@ class TokenCall:
 
 class IdentityEndpoint:
     """Hands out tokens for the identities assigned to the "app": user-assigned ones by client
-    id, and the system-assigned one when `system_assigned` is on. `on_token(resource, token,
+    id, and the system-assigned one when `system_assigned` is on; the same one until it
+    expires (or has `renew_before` seconds left). `on_token(resource, token,
     client_id)` runs before a token is returned (e.g. to make it the database password)."""
 
     def __init__(
@@ -41,11 +42,15 @@ class IdentityEndpoint:
         client_ids: set[str] | None = None,
         system_assigned: bool = False,
         lifetime: float = 3600,
+        renew_before: float = 0,
         on_token: Callable[[str, str, str | None], None] | None = None,
     ) -> None:
         self.client_ids = set(client_ids or ())
         self.system_assigned = system_assigned
         self.lifetime = lifetime
+        # A token with less than this many seconds left is replaced by a new one when asked
+        # for (0: only once expired), as Azure's endpoint refreshes before expiry.
+        self.renew_before = renew_before
         self.on_token = on_token
         self.header = secrets.token_urlsafe(16)
         self.signing_key = secrets.token_bytes(32)
@@ -172,7 +177,7 @@ class IdentityEndpoint:
                     return
                 with endpoint._lock:
                     issued = endpoint._issued.get((resource, client_id))
-                    if issued is None or issued[1] <= time.time():
+                    if issued is None or issued[1] - endpoint.renew_before <= time.time():
                         issued = endpoint.mint(resource, client_id)
                         endpoint.minted += 1
                         endpoint._issued[(resource, client_id)] = issued

@@ -179,7 +179,10 @@ def shell_output(code: str, *, env: Mapping[str, str]) -> str:
 
 def base_env(**overrides: str) -> dict[str, str]:
     """The environment for a server under test: this one, less anything Azure or Django."""
-    drop = ("WEBSITE_", "AZURE_", "DB", "STORAGE_", "DJANGO_", "IDENTITY_", "MSI_", "SECRET_KEY")
+    drop = (
+        "WEBSITE_", "AZURE_", "DB", "STORAGE_", "DJANGO_", "IDENTITY_", "MSI_", "SECRET_KEY",
+        "REDIS_",
+    )  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
     env["PYTHON"] = sys.executable
     env["PYTHONUNBUFFERED"] = "1"

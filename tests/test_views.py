@@ -103,9 +103,13 @@ def test_home_runs_a_fixed_number_of_queries(
     count: int,
 ) -> None:
     make_many(make_restaurant, make_review, count)
-    with django_assert_num_queries(2):  # the count for the pager, and the page itself
+    # The content version, the count for the pager and the page itself; then, cached, the
+    # version alone.
+    with django_assert_num_queries(3):
         response = client.get(INDEX)
     assert response.status_code == HTTPStatus.OK
+    with django_assert_num_queries(1):
+        assert client.get(INDEX).content == response.content
 
 
 def test_home_rejects_post(client: Client) -> None:
@@ -177,9 +181,13 @@ def test_details_runs_a_fixed_number_of_queries(
     restaurant = make_restaurant()
     for _ in range(reviews):
         make_review(restaurant=restaurant)
-    with django_assert_num_queries(3):  # restaurant with stats, review count, review page
+    # Its version, the restaurant with stats, the review count and page; then, cached, the
+    # version alone.
+    with django_assert_num_queries(4):
         response = client.get(details_url(restaurant))
     assert response.status_code == HTTPStatus.OK
+    with django_assert_num_queries(1):
+        assert client.get(details_url(restaurant)).status_code == HTTPStatus.OK
 
 
 def test_unknown_restaurant_is_404_in_site_layout(client: Client) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from restaurant_review.forms import process_photo
-from restaurant_review.models import Review, store_renditions
+from restaurant_review.models import Review, content_changed, store_renditions
 from restaurant_review.photos import RENDITION_WIDTHS, PhotoError, rendition_name
 
 
@@ -51,6 +51,7 @@ class Command(BaseCommand):
             Review.objects.filter(pk=review.pk).update(
                 photo_width=photo.width, photo_height=photo.height
             )
+            content_changed(review.restaurant_id)  # its page now offers the renditions
             made += 1
             self.stdout.write(f"[{index}/{total}] {name}: {len(photo.renditions)} renditions")
         self.stdout.write(

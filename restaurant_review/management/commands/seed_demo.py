@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from restaurant_review.forms import process_photo
 from restaurant_review.management.commands._demo_photos import demo_photo
-from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review
+from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, content_changed
 
 
 @dataclass(frozen=True)
@@ -237,6 +237,9 @@ class Command(BaseCommand):
                 # As an upload is stored: re-encoded, with renditions (at bulk_create).
                 review.photo = process_photo(io.BytesIO(data), size=len(data))
             Review.objects.bulk_create(reviews, batch_size=batch_size)
+            # bulk_create sends no signals: the new restaurants come with their reviews in one
+            # commit, and the site's lists are told here.
+            content_changed()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created {len(restaurants)} restaurants and {len(reviews)} reviews "

@@ -1,0 +1,125 @@
+"""What pages cache, and the keys that keep it from ever being stale.
+
+The parts of a page that are the same for every visitor (a home page's restaurant cards, a
+restaurant's header and page of reviews, the unbound review form) are cached with Django's
+`{% cache %}` tag under keys made here from:
+- versions the database keeps (models.ContentVersion for the site's lists, Restaurant.version
+  for a restaurant's page), read before the data: a write anywhere, through any worker or
+  instance or the admin, moves them on, so the next request renders afresh;
+- the query string (page number, search), which decides what the page lists;
+- what photo links look like now (a storage whose links change over time, such as signed
+  ones, says so with `url_version()`), so a cached page never carries expired links;
+- the deployed code, in the cache's KEY_PREFIX (settings.CACHES), so a deploy never serves
+  parts drawn by the previous templates.
+Nothing expires by time: FRAGMENT_SECONDS only lets a cache evict old versions.
+
+The same keys, with what differs per visitor (CSRF cookie, signed-in user), make the pages'
+ETags, so a repeat visit gets 304 Not Modified without rendering (views.py).
+"""
+
+import hashlib
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.files.storage import default_storage
+from django.http import HttpRequest, HttpResponse
+
+from restaurant_review.models import restaurant_version, site_version
+
+# Cached parts leave the cache after a day unused; a changed version makes a new key at once.
+FRAGMENT_SECONDS = 24 * 3600
+
+_MEMO = "_restaurant_review_cache_keys"
+
+
+def _memo(request: HttpRequest, name: str, compute: Callable[[], str | None]) -> str | None:
+    """Compute a key once per request: the ETag and the view share its database query."""
+    memo: dict[str, str | None] = request.__dict__.setdefault(_MEMO, {})
+    if name not in memo:
+        memo[name] = compute()
+    return memo[name]
+
+
+def photo_links_version() -> str:
+    """What the photo links the storage hands out now depend on, besides the photo."""
+    url_version = getattr(default_storage, "url_version", None)
+    return str(url_version()) if callable(url_version) else ""
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=12).hexdigest()
+
+
+def _query(request: HttpRequest) -> str:
+    """The query string, in a stable order: it decides the page and the pager's links."""
+    return "&".join(sorted(f"{k}={v}" for k, values in request.GET.lists() for v in values))
+
+
+def home_key(request: HttpRequest) -> str:
+    """The key of the home page's cached parts for this request."""
+
+    def compute() -> str:
+        return f"home.{site_version()}.{_digest(_query(request), photo_links_version())}"
+
+    key = _memo(request, "home", compute)
+    assert key is not None
+    return key
+
+
+def details_key(request: HttpRequest, pk: int) -> str | None:
+    """The key of restaurant `pk`'s cached parts for this request; None if there is no such
+    restaurant."""
+
+    def compute() -> str | None:
+        version = restaurant_version(pk)
+        if version is None:
+            return None
+        return f"restaurant.{pk}.{version}.{_digest(_query(request), photo_links_version())}"
+
+    return _memo(request, f"details.{pk}", compute)
+
+
+def _visitor(request: HttpRequest) -> str:
+    """What a page shows differently per visitor: the CSRF token is masked from the CSRF
+    cookie (or session), and a signed-in member of staff sees the admin link."""
+    # The secret CsrfViewMiddleware read from the cookie, or get_token() made while rendering.
+    csrf = request.META.get("CSRF_COOKIE", "")
+    user = getattr(request, "user", None)
+    staff = user.pk if user is not None and user.is_authenticated and user.is_staff else ""
+    return f"{csrf}.{staff}"
+
+
+def etag(request: HttpRequest, key: str | None) -> str | None:
+    """A weak ETag for a page whose cached parts are `key`: none when a message waits to be
+    shown (the page is new each time then), nor for a page that does not exist."""
+    if key is None or request.COOKIES.get(CookieStorage.cookie_name):
+        return None
+    return (
+        f'W/"{_digest(settings.CACHES["default"].get("KEY_PREFIX", ""), key, _visitor(request))}"'
+    )
+
+
+def tag(response: HttpResponse, request: HttpRequest, key: str | None) -> HttpResponse:
+    """Give a page just rendered its ETag as of now: a first visit's CSRF secret is made while
+    rendering, after `condition` computed the ETag it checks, so the next visit can match."""
+    if request.method in {"GET", "HEAD"} and response.status_code == HTTPStatus.OK:
+        value = etag(request, key)
+        if value is not None:
+            response["ETag"] = value
+    return response
+
+
+def home_etag(request: HttpRequest) -> str | None:
+    return etag(request, home_key(request))
+
+
+def details_etag(request: HttpRequest, pk: int) -> str | None:
+    return etag(request, details_key(request, pk))
+
+
+def fragment_context(key: str) -> dict[str, Any]:
+    """What templates need for `{% cache fragment_seconds NAME cache_key %}`."""
+    return {"cache_key": key, "fragment_seconds": FRAGMENT_SECONDS}

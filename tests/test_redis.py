@@ -1,0 +1,198 @@
+"""The shared cache in Redis with Microsoft Entra ID, against a real redis-server over TLS
+whose only password for the identity is the newest token (tests/redis_server.py), through the
+real ManagedIdentityCredential-or-chain, redis-py and redis-entraid."""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from django.core.cache import caches
+
+from azureproject.cache import RETRY_SECONDS
+from tests.identity import IdentityEndpoint
+from tests.postgres import PostgresApp
+from tests.redis_server import REDIS_RESOURCE, RedisServer
+from tests.services import app_server, base_env, http_get, manage, post_form, wait_until
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def redis_identity(redis_server: RedisServer) -> Iterator[IdentityEndpoint]:
+    """An identity endpoint whose 6-s tokens are renewed when half their life is left (as
+    Azure's endpoint hands out a new token before the old one expires)."""
+    client_id = f"app-client-{uuid.uuid4().hex[:8]}"
+    endpoint = IdentityEndpoint(client_ids={client_id}, lifetime=6, renew_before=3)
+    redis_server.hook(endpoint)
+    yield endpoint.start()
+    endpoint.stop()
+
+
+@pytest.fixture
+def redis_cache(
+    redis_server: RedisServer,
+    redis_identity: IdentityEndpoint,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    identity_in_process: Callable[[IdentityEndpoint], None],
+) -> Iterator[Any]:
+    """This process's default cache in the test Redis, as settings make it from REDIS_HOST."""
+    from azureproject.config import cache_settings
+
+    identity_in_process(redis_identity)
+    monkeypatch.setenv("SSL_CERT_FILE", str(redis_server.ca_file))
+    client_id = next(iter(redis_identity.client_ids))
+    env = {**redis_server.env, "AZURE_CLIENT_ID": client_id}
+    settings.CACHES = cache_settings(env, key_prefix=f"test-{uuid.uuid4().hex[:8]}")
+    cache = caches["default"]
+    yield cache
+    cache.close()
+
+
+def test_settings_make_a_tls_redis_cache_with_entra_and_the_azure_ports() -> None:
+    from azureproject.config import cache_settings
+
+    managed = cache_settings({"REDIS_HOST": "rr.eastus.redis.azure.net"}, key_prefix="k")
+    assert managed["default"]["LOCATION"] == "rediss://rr.eastus.redis.azure.net:10000/0"
+    assert managed["default"]["BACKEND"] == "azureproject.cache.EntraRedisCache"
+    classic = cache_settings({"REDIS_HOST": "rr.redis.cache.windows.net"}, key_prefix="k")
+    assert classic["default"]["LOCATION"] == "rediss://rr.redis.cache.windows.net:6380/0"
+    assert "password" not in str(managed).lower()
+    embedded = cache_settings({}, key_prefix="k")
+    assert embedded["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def test_cache_logs_in_as_the_identity_and_reauthenticates_before_expiry(
+    redis_cache: Any, redis_server: RedisServer, redis_identity: IdentityEndpoint
+) -> None:
+    """The user is the token's oid, the password the token; as tokens are renewed, the pooled
+    connection re-authenticates with each new one (the server would refuse the old one), and
+    it is the same connection throughout."""
+    client_id = next(iter(redis_identity.client_ids))
+    user = redis_identity.object_id(client_id)
+    redis_cache.set("greeting", "hello", 60)
+    assert redis_cache.get("greeting") == "hello"
+    first_token = redis_server._passwords[user]
+    connections = [c["id"] for c in redis_server.clients_of(user)]
+    assert len(connections) == 1
+    auths = redis_server.auth_calls()
+
+    # Two renewals later (6-s tokens renewed at 3 s left): a new token is the password.
+    wait_until(lambda: redis_identity.minted >= 3, what="two new Redis tokens", timeout=20)
+    wait_until(lambda: redis_server.auth_calls() >= auths + 2, what="re-authentication", timeout=10)
+    assert redis_cache.get("greeting") == "hello"
+    assert [c["id"] for c in redis_server.clients_of(user)] == connections  # no reconnect
+
+    # The first token no longer logs in, like an expired one on Azure.
+    stale = redis.Redis(
+        host="localhost",
+        port=redis_server.port,
+        ssl=True,
+        ssl_ca_certs=str(redis_server.ca_file),
+        username=user,
+        password=first_token,
+    )
+    with pytest.raises(redis.AuthenticationError):
+        stale.ping()
+    # The identity endpoint is asked about once per token renewal, not per call.
+    assert len(redis_identity.calls_for(REDIS_RESOURCE)) <= redis_identity.minted + 1
+
+
+def test_a_redis_outage_costs_no_page_and_is_logged_once(
+    redis_cache: Any,
+    redis_server: RedisServer,
+    client: Any,
+    make_restaurant: Any,
+    caplog: Any,
+) -> None:
+    """Redis frozen (a black hole) or down: pages render uncached, none waits more than about a
+    second, one ERROR line says so; when it is back, pages use it again."""
+    restaurant = make_restaurant(name="Outage Diner")
+    url = restaurant.get_absolute_url()
+    assert client.get(url).status_code == HTTPStatus.OK
+    assert redis_server.admin().dbsize() > 0  # cached in Redis
+    caplog.set_level(logging.INFO, logger="azureproject.cache")
+    redis_server.freeze()
+    try:
+        durations = []
+        for _ in range(8):
+            start = time.monotonic()
+            response = client.get(url, {"page": "1"})
+            durations.append(time.monotonic() - start)
+            assert response.status_code == HTTPStatus.OK
+            assert "Outage Diner" in response.content.decode()
+        assert max(durations) < 2.5, durations
+        assert sum(durations[1:]) < 1, durations  # later requests skip Redis at once
+    finally:
+        redis_server.thaw()
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "Redis cache unavailable" in errors[0].getMessage()
+    assert "Traceback" not in caplog.text
+
+    redis_server.restart()  # every connection dropped; the identity's user kept
+    time.sleep(RETRY_SECONDS)
+    redis_server.admin().flushall()
+    assert client.get(url).status_code == HTTPStatus.OK
+    wait_until(lambda: client.get(url).status_code == 200 and redis_server.admin().dbsize() > 0,
+               what="pages cached in Redis again")  # fmt: skip
+    assert "Redis cache answers again" in caplog.text
+
+
+@pytest.mark.postgres
+def test_two_instances_sharing_redis_never_serve_a_stale_page(
+    postgres_app: PostgresApp, redis_server: RedisServer, azure_mode_env: dict[str, str],
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """Two app instances (Azure mode: PostgreSQL, Azurite, Redis, one identity): a page cached
+    by one shows a review posted through the other, and a restaurant renamed in the database
+    by a third process (the admin's way: a model save), on the very next request."""
+    redis_server.hook(postgres_app.endpoint)
+    env = {**azure_mode_env, **redis_server.env}
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    created = manage(
+        "shell", "-c",
+        "from restaurant_review.models import Restaurant; "
+        "print(Restaurant.objects.create(name='Shared Table', street_address='2 Elm').pk)",
+        env=env,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    pk = created.stdout.strip().splitlines()[-1]
+    https = {"Host": azure_mode_env["WEBSITE_HOSTNAME"], "X-Forwarded-Proto": "https"}
+    page = f"/restaurant/{pk}/"
+    with (
+        app_server(base_env(**env), tmp_path / "a.log") as a,
+        app_server(base_env(**env), tmp_path / "b.log") as b,
+    ):
+        status, body = http_get(a.url + page, headers=https)
+        assert status == HTTPStatus.OK and b"No reviews yet" in body
+        keys_before = redis_server.admin().dbsize()
+        assert keys_before > 0  # a's parts are in the shared cache
+        status, body_b = http_get(b.url + page, headers=https)
+        assert status == HTTPStatus.OK and b"No reviews yet" in body_b
+        assert redis_server.admin().dbsize() == keys_before  # b served a's parts
+
+        fields = {"user_name": "Ines", "rating": "5", "review_text": "Shared and fresh."}
+        status, _ = post_form(b.url, page, f"{page}review/", fields, headers=https)
+        assert status == HTTPStatus.FOUND
+        status, body = http_get(a.url + page, headers=https)
+        assert b"Shared and fresh." in body and b"No reviews yet" not in body
+        status, home = http_get(a.url + "/", headers=https)
+        assert b"Shared Table" in home and b"1 review" in home
+
+        renamed = manage(
+            "shell", "-c",
+            "from restaurant_review.models import Restaurant; "
+            f"r = Restaurant.objects.get(pk={pk}); r.name = 'Shared Table Two'; r.save()",
+            env=env,
+        )  # fmt: skip
+        assert renamed.returncode == 0, renamed.stderr
+        for server in (a, b):
+            assert b"Shared Table Two" in http_get(server.url + page, headers=https)[1]
+            assert b"Shared Table Two" in http_get(server.url + "/", headers=https)[1]
+        assert "Redis cache unavailable" not in a.log() + b.log()
