@@ -12,7 +12,9 @@
 # RESOURCE_GROUP, DB_SERVER, DB_NAME, STORAGE_ACCOUNT, STORAGE_CONTAINER (photos),
 # IDENTITY_NAME, PLAN_SKU (B1), PYTHON_VERSION (3.11), PUBLIC_PHOTOS (0: private container with
 # SAS links; 1: the tutorial's public container with plain URLs), DEPLOYER_IP (your public IP,
-# allowed through the database firewall while the grant runs; asked of `az` when unset).
+# allowed through the database firewall while the grant runs; asked of `az` when unset),
+# REDIS (0; 1: an Azure Managed Redis shared page cache, Entra authentication only),
+# REDIS_NAME, REDIS_SKU (Balanced_B0).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,6 +32,9 @@ PUBLIC_PHOTOS="${PUBLIC_PHOTOS:-0}"
 # Storage account names: 3-24 lowercase letters and digits.
 default_account="$(printf '%s' "${APP_NAME}photos" | tr -cd 'a-z0-9' | cut -c1-24)"
 STORAGE_ACCOUNT="${STORAGE_ACCOUNT:-$default_account}"
+REDIS="${REDIS:-0}"
+REDIS_NAME="${REDIS_NAME:-${APP_NAME}-cache}"
+REDIS_SKU="${REDIS_SKU:-Balanced_B0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 exists() { "$@" >/dev/null 2>&1; }
@@ -105,6 +110,27 @@ if [ -n "$DEPLOYER_IP" ]; then
     --rule-name deploy-grant --yes --output none
 fi
 
+REDIS_HOST=""
+if [ "$REDIS" = "1" ]; then
+  step "Azure Managed Redis $REDIS_NAME (Microsoft Entra authentication only, no access keys)"
+  exists az redisenterprise show --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" \
+    || az redisenterprise create --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" \
+         --location "$LOCATION" --sku "$REDIS_SKU" --clustering-policy EnterpriseCluster \
+         --access-keys-auth Disabled --minimum-tls-version 1.2 --output none
+  REDIS_HOST="$(az redisenterprise show --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" --query hostName --output tsv)"
+  # The identity's data access policy: it logs in with its token, as the user named by its
+  # object id.
+  policies="$(az redisenterprise database access-policy-assignment list --cluster-name "$REDIS_NAME" \
+    --resource-group "$RESOURCE_GROUP" --database-name default \
+    --query "length([?user.objectId=='$IDENTITY_PRINCIPAL_ID'])" --output tsv)"
+  if [ "${policies:-0}" = "0" ]; then
+    az redisenterprise database access-policy-assignment create --cluster-name "$REDIS_NAME" \
+      --resource-group "$RESOURCE_GROUP" --database-name default \
+      --access-policy-assignment-name appidentity --access-policy-name default \
+      --object-id "$IDENTITY_PRINCIPAL_ID" --output none
+  fi
+fi
+
 step "App Service plan $PLAN_NAME ($PLAN_SKU, Linux) and web app $APP_NAME"
 exists az appservice plan show --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
   || az appservice plan create --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
@@ -128,6 +154,7 @@ settings=(
   "STORAGE_URL_MODE=$url_mode"
   "SCM_DO_BUILD_DURING_DEPLOYMENT=true"
 )
+if [ -n "$REDIS_HOST" ]; then settings+=("REDIS_HOST=$REDIS_HOST"); fi
 # The settings go in a file only you can read (az's --settings @file), never on a command line
 # where `ps` would show SECRET_KEY; the key itself passes through the environment.
 settings_file="$(mktemp)"

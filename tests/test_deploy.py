@@ -187,3 +187,32 @@ def test_deploy_without_app_name_stops_with_a_message(tmp_path: Path) -> None:
     )
     assert result.returncode != 0 and "set APP_NAME" in result.stderr
     assert not (tmp_path / "l").exists()
+
+
+def test_redis_option_makes_an_entra_only_cache_for_the_identity(tmp_path: Path) -> None:
+    calls, output = deploy(tmp_path, REDIS="1")
+    cache = call(calls, "redisenterprise", "create")
+    assert value(cache, "--access-keys-auth") == "Disabled"  # Microsoft Entra ID only
+    assert value(cache, "--clustering-policy") == "EnterpriseCluster"  # one endpoint
+    policy = call(calls, "access-policy-assignment", "create")
+    assert value(policy, "--object-id") == "22222222-0000-4000-8000-00000000b0b0"
+    assert value(policy, "--access-policy-name") == "default"
+    order = [
+        index_of(calls, "identity", "create"),
+        index_of(calls, "redisenterprise", "create"),
+        index_of(calls, "access-policy-assignment", "create"),
+        index_of(calls, "appsettings", "set"),
+    ]
+    assert order == sorted(order)
+    settings = app_settings(calls)
+    assert settings["REDIS_HOST"] == "my-reviews-cache.eastus.redis.azure.net"
+    assert not any("key" in name.lower() and name != "SECRET_KEY" for name in settings)
+    assert not any("list-keys" in c or "keys" in c for c in calls)
+    # Again: nothing created twice; and without REDIS=1 no cache at all.
+    again, _ = deploy(tmp_path, REDIS="1")
+    assert not [c for c in again if "redisenterprise" in c and "create" in c]
+    assert app_settings(again)["REDIS_HOST"] == settings["REDIS_HOST"]
+    (tmp_path / "plain").mkdir()
+    plain, _ = deploy(tmp_path / "plain")
+    assert not [c for c in plain if "redisenterprise" in c]
+    assert "REDIS_HOST" not in app_settings(plain)
