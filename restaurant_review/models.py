@@ -310,19 +310,25 @@ def _recreate_site_version() -> int:
     return row.value
 
 
+def _one_value(sql: str, pk: int) -> Any:
+    """The one column of the row `pk` that `sql` selects, or None. Plain SQL: every page reads
+    a version, and building the query with the ORM would cost more than running it."""
+    with connections["default"].cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def site_version() -> int:
     """The site's content version (ContentVersion)."""
-    value = (
-        ContentVersion.objects.filter(pk=ContentVersion.SITE)
-        .values_list("value", flat=True)
-        .first()
-    )
+    table = ContentVersion._meta.db_table
+    value = _one_value(f"SELECT value FROM {table} WHERE id = %s", ContentVersion.SITE)
     return value if value is not None else _recreate_site_version()
 
 
 def restaurant_version(pk: int) -> int | None:
     """The restaurant's version, None if there is no such restaurant."""
-    return Restaurant.objects.filter(pk=pk).values_list("version", flat=True).first()
+    return _one_value(f"SELECT version FROM {Restaurant._meta.db_table} WHERE id = %s", pk)
 
 
 def delete_stored_photo(name: str, *, why: str) -> None:
