@@ -21,7 +21,8 @@ from functools import partial
 from typing import Any
 
 from azure.core.exceptions import ClientAuthenticationError
-from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.auth.err import RequestTokenErr, TokenRenewalErr
 from redis.auth.idp import IdentityProviderInterface
@@ -113,7 +114,18 @@ class EntraRedisCacheClient(RedisCacheClient):
                 client = self._clients[id(pool)] = self._client(  # type: ignore[attr-defined]
                     connection_pool=pool, credential_provider=self.credential_provider
                 )
+                # redis-py would raise in the renewal thread (a traceback, nothing else).
+                self.credential_provider.on_error(_renewal_failed)
             return client
+
+
+def _renewal_failed(error: Exception) -> None:
+    """A token renewal failed (the identity endpoint down, say): the pooled connections keep
+    the token they have; each logs in with a new one when it reconnects."""
+    logger.warning(
+        "Redis token renewal failed: %s; connections log in with a new token when they reconnect",
+        _cause(error),
+    )
 
 
 class EntraRedisCache(RedisCache):
@@ -183,6 +195,59 @@ class EntraRedisCache(RedisCache):
 
     def clear(self) -> Any:
         return self._call(super().clear, False)
+
+
+class TwoTierCache(BaseCache):
+    """Page parts in this process's memory first, then in a shared cache (OPTIONS "SHARED",
+    an alias): a part another worker or instance rendered is fetched from Redis once, then
+    served from memory. Only for keys whose value never changes, such as the versioned keys
+    of restaurant_review.caching: memory then never holds an outdated value."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        options = params.get("OPTIONS", {})
+        self.shared_alias = options.get("SHARED", "default")
+        self.memory = LocMemCache(
+            f"two-tier-{location}", {**params, "OPTIONS": {"MAX_ENTRIES": self._max_entries}}
+        )
+
+    @property
+    def shared(self) -> BaseCache:
+        from django.core.cache import caches
+
+        return caches[self.shared_alias]
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        missing = object()
+        value = self.memory.get(key, missing, version)
+        if value is missing:
+            value = self.shared.get(key, missing, version)
+            if value is missing:
+                return default
+            self.memory.set(key, value, self.default_timeout, version)
+        return value
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> None:
+        self.memory.set(key, value, timeout, version)
+        self.shared.set(key, value, timeout, version)
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        self.memory.add(key, value, timeout, version)
+        return self.shared.add(key, value, timeout, version)
+
+    def delete(self, key: Any, version: Any = None) -> Any:
+        self.memory.delete(key, version)
+        return self.shared.delete(key, version)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        self.memory.touch(key, timeout, version)
+        return self.shared.touch(key, timeout, version)
+
+    def clear(self) -> None:
+        self.memory.clear()
+        self.shared.clear()
 
 
 def _cause(exc: BaseException) -> str:

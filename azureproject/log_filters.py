@@ -19,3 +19,33 @@ class ClientErrorFilter(logging.Filter):
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True
+
+
+# The telemetry exporter's and OpenTelemetry's own loggers.
+TELEMETRY_LOGGERS = ("azure.monitor.opentelemetry", "opentelemetry")
+
+
+class TelemetryRateLimitFilter(logging.Filter):
+    """On the stdout handler: the telemetry exporter complains about each batch it could not
+    send (ingestion down, the token refused); one such line every `seconds` is enough."""
+
+    def __init__(self, seconds: float = 300) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self._last: float | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith(TELEMETRY_LOGGERS):
+            return True
+        if self._last is not None and record.created - self._last < self.seconds:
+            return False
+        self._last = record.created
+        record.exc_info = record.exc_text = None  # one line, in the background
+        return True
+
+
+class OwnTelemetryFilter(logging.Filter):
+    """On the telemetry handler: the exporter's own logs are not exported by the exporter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.name.startswith(TELEMETRY_LOGGERS)

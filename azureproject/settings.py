@@ -240,13 +240,17 @@ LOGGING = {
     },
     # A client's mistake (bad Host, traversal, too many fields, broken multipart) is one
     # WARNING line; real 500s keep their ERROR and traceback.
-    "filters": {"client_errors": {"()": "azureproject.log_filters.ClientErrorFilter"}},
+    "filters": {
+        "client_errors": {"()": "azureproject.log_filters.ClientErrorFilter"},
+        # The telemetry exporter's complaints: one line every 5 minutes at most.
+        "telemetry_rate": {"()": "azureproject.log_filters.TelemetryRateLimitFilter"},
+    },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "plain",
-            "filters": ["client_errors"],
+            "filters": ["client_errors", "telemetry_rate"],
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},

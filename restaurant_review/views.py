@@ -67,7 +67,6 @@ def _render_details(
     request: HttpRequest,
     pk: int,
     *,
-    restaurant: Restaurant | None = None,
     form: ReviewForm | None = None,
     status: int = HTTPStatus.OK,
 ) -> HttpResponse:
@@ -79,7 +78,7 @@ def _render_details(
         raise Http404("No such restaurant.")
 
     def the_restaurant() -> Restaurant:
-        return restaurant or get_object_or_404(_restaurant_page_queryset(), pk=pk)
+        return get_object_or_404(_restaurant_page_queryset(), pk=pk)
 
     def reviews_page() -> Page:
         reviews = Review.objects.filter(restaurant=pk)
@@ -126,31 +125,25 @@ def create_restaurant(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def add_review(request: HttpRequest, pk: int) -> HttpResponse:
-    restaurant = get_object_or_404(_restaurant_page_queryset(), pk=pk)
+    # The restaurant alone: its rating stats are drawn (from the cache, or queried then) only
+    # if the form comes back with errors.
+    restaurant = get_object_or_404(Restaurant, pk=pk)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
         if form.has_error("photo", code="busy"):
             # Other uploads hold the photo decoder: the form comes back with what was typed.
             logger.warning("Review for restaurant %s not saved: photo decoder busy", pk)
             response = _render_details(
-                request,
-                pk,
-                restaurant=restaurant,
-                form=form,
-                status=HTTPStatus.SERVICE_UNAVAILABLE,
+                request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE
             )
             response["Retry-After"] = "5"
             return response
-        return _render_details(
-            request, pk, restaurant=restaurant, form=form, status=HTTPStatus.BAD_REQUEST
-        )
+        return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
     try:
         form.save()
     except OSError as exc:
         logger.error("Review for restaurant %s not saved: photo storage failed: %s", pk, exc)
         form.add_error("photo", PHOTO_NOT_STORED)
-        return _render_details(
-            request, pk, restaurant=restaurant, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE
-        )
+        return _render_details(request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE)
     messages.success(request, "Thank you! Your review was posted.")
     return redirect(restaurant)
