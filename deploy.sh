@@ -14,7 +14,7 @@
 # SAS links; 1: the tutorial's public container with plain URLs), DEPLOYER_IP (your public IP,
 # allowed through the database firewall while the grant runs; asked of `az` when unset),
 # REDIS (0; 1: an Azure Managed Redis shared page cache, Entra authentication only),
-# REDIS_NAME, REDIS_SKU (Balanced_B0).
+# REDIS_NAME, REDIS_SKU (Balanced_B0), KEY_VAULT (<APP_NAME>-kv), WORKSPACE_NAME, APPINSIGHTS_NAME.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,12 +32,25 @@ PUBLIC_PHOTOS="${PUBLIC_PHOTOS:-0}"
 # Storage account names: 3-24 lowercase letters and digits.
 default_account="$(printf '%s' "${APP_NAME}photos" | tr -cd 'a-z0-9' | cut -c1-24)"
 STORAGE_ACCOUNT="${STORAGE_ACCOUNT:-$default_account}"
+KEY_VAULT="${KEY_VAULT:-$(printf '%s' "${APP_NAME}-kv" | tr -cd 'a-zA-Z0-9-' | cut -c1-24)}"
+WORKSPACE_NAME="${WORKSPACE_NAME:-${APP_NAME}-logs}"
+APPINSIGHTS_NAME="${APPINSIGHTS_NAME:-${APP_NAME}-insights}"
+SECRET_NAME="django-secret-key"
 REDIS="${REDIS:-0}"
 REDIS_NAME="${REDIS_NAME:-${APP_NAME}-cache}"
 REDIS_SKU="${REDIS_SKU:-Balanced_B0}"
 
 step() { printf '\n==> %s\n' "$*"; }
 exists() { "$@" >/dev/null 2>&1; }
+# assign_role PRINCIPAL_ID PRINCIPAL_TYPE ROLE SCOPE: unless it is assigned already.
+assign_role() {
+  local assigned
+  assigned="$(az role assignment list --assignee "$1" --role "$3" --scope "$4" --query "length(@)" --output tsv)"
+  if [ "${assigned:-0}" = "0" ]; then
+    az role assignment create --assignee-object-id "$1" --assignee-principal-type "$2" \
+      --role "$3" --scope "$4" --output none
+  fi
+}
 
 step "Resource group $RESOURCE_GROUP in $LOCATION"
 exists az group show --name "$RESOURCE_GROUP" \
@@ -83,12 +96,7 @@ exists az storage container-rm show --storage-account "$STORAGE_ACCOUNT" --resou
 STORAGE_ID="$(az storage account show --name "$STORAGE_ACCOUNT" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
 
 step "Storage Blob Data Contributor for the identity (uploads and user-delegation keys)"
-assigned="$(az role assignment list --assignee "$IDENTITY_PRINCIPAL_ID" --role "Storage Blob Data Contributor" --scope "$STORAGE_ID" --query "length(@)" --output tsv)"
-if [ "${assigned:-0}" = "0" ]; then
-  az role assignment create --assignee-object-id "$IDENTITY_PRINCIPAL_ID" \
-    --assignee-principal-type ServicePrincipal --role "Storage Blob Data Contributor" \
-    --scope "$STORAGE_ID" --output none
-fi
+assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Storage Blob Data Contributor" "$STORAGE_ID"
 
 step "The identity's database role and its schema grant (as you, the Entra administrator)"
 DEPLOYER_IP="${DEPLOYER_IP:-$(az rest --method get --url "https://api.ipify.org?format=json" --skip-authorization-header --query ip --output tsv 2>/dev/null || true)}"
@@ -141,9 +149,58 @@ exists az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
 az webapp identity assign --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   --identities "$IDENTITY_ID" --output none
 
-step "App settings (no passwords, no keys; SECRET_KEY made once and kept)"
-SECRET_KEY_SET="$(az webapp config appsettings list --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
-  --query "length([?name=='SECRET_KEY'])" --output tsv)"
+step "Key Vault $KEY_VAULT (Azure RBAC) holding SECRET_KEY, made once and kept"
+exists az keyvault show --name "$KEY_VAULT" --resource-group "$RESOURCE_GROUP" \
+  || az keyvault create --name "$KEY_VAULT" --resource-group "$RESOURCE_GROUP" --location "$LOCATION" \
+       --enable-rbac-authorization true --output none
+KEY_VAULT_ID="$(az keyvault show --name "$KEY_VAULT" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+KEY_VAULT_URI="$(az keyvault show --name "$KEY_VAULT" --resource-group "$RESOURCE_GROUP" --query properties.vaultUri --output tsv)"
+# You write the secret (with Azure RBAC its creator has no access to secrets of its own); the
+# identity reads it, for App Service's Key Vault reference.
+assign_role "$ADMIN_OBJECT_ID" User "Key Vault Secrets Officer" "$KEY_VAULT_ID"
+assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Key Vault Secrets User" "$KEY_VAULT_ID"
+if ! exists az keyvault secret show --vault-name "$KEY_VAULT" --name "$SECRET_NAME"; then
+  # The value goes through a file only you can read, never a command line. An earlier deploy's
+  # SECRET_KEY app setting moves into the vault (sessions and CSRF tokens stay valid).
+  secret_file="$(mktemp)"
+  chmod 600 "$secret_file"
+  existing="$(az webapp config appsettings list --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
+    --query "[?name=='SECRET_KEY'].value | [0]" --output tsv 2>/dev/null || true)"
+  if [ -n "$existing" ] && [ "${existing#@Microsoft.KeyVault}" = "$existing" ]; then
+    printf '%s' "$existing" >"$secret_file"
+  else
+    python3 -c 'import secrets; print(secrets.token_urlsafe(50), end="")' >"$secret_file"
+  fi
+  unset existing
+  # A new role assignment takes a few minutes to apply: try again until it does.
+  for attempt in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    if az keyvault secret set --vault-name "$KEY_VAULT" --name "$SECRET_NAME" \
+         --file "$secret_file" --encoding utf-8 --output none; then break; fi
+    [ "$attempt" = 12 ] && { rm -f "$secret_file"; echo "Could not store $SECRET_NAME in $KEY_VAULT" >&2; exit 1; }
+    echo "Waiting for the Key Vault Secrets Officer role to apply ..."
+    sleep "${DEPLOY_RETRY_SECONDS:-20}"
+  done
+  rm -f "$secret_file"
+fi
+# App Service reads Key Vault references with the system-assigned identity unless told which.
+az webapp update --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
+  --set keyVaultReferenceIdentity="$IDENTITY_ID" --output none
+
+step "Log Analytics workspace and Application Insights (Microsoft Entra ingestion only)"
+exists az monitor log-analytics workspace show --workspace-name "$WORKSPACE_NAME" --resource-group "$RESOURCE_GROUP" \
+  || az monitor log-analytics workspace create --workspace-name "$WORKSPACE_NAME" \
+       --resource-group "$RESOURCE_GROUP" --location "$LOCATION" --output none
+WORKSPACE_ID="$(az monitor log-analytics workspace show --workspace-name "$WORKSPACE_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+exists az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" \
+  || az monitor app-insights component create --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" \
+       --location "$LOCATION" --workspace "$WORKSPACE_ID" --application-type web --kind web --output none
+APPINSIGHTS_ID="$(az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+# Local (instrumentation key) authentication off: only Entra tokens may send telemetry.
+az resource update --ids "$APPINSIGHTS_ID" --set properties.DisableLocalAuth=true --output none
+assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Monitoring Metrics Publisher" "$APPINSIGHTS_ID"
+APPINSIGHTS_CONNECTION_STRING="$(az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" --query connectionString --output tsv)"
+
+step "App settings (no passwords, no keys; SECRET_KEY a Key Vault reference)"
 settings=(
   "AZURE_CLIENT_ID=$IDENTITY_CLIENT_ID"
   "DBHOST=$DB_SERVER"
@@ -152,27 +209,22 @@ settings=(
   "STORAGE_ACCOUNT_NAME=$STORAGE_ACCOUNT"
   "STORAGE_CONTAINER_NAME=$STORAGE_CONTAINER"
   "STORAGE_URL_MODE=$url_mode"
+  "SECRET_KEY=@Microsoft.KeyVault(SecretUri=${KEY_VAULT_URI%/}/secrets/$SECRET_NAME/)"
+  "APPLICATIONINSIGHTS_CONNECTION_STRING=$APPINSIGHTS_CONNECTION_STRING"
   "SCM_DO_BUILD_DURING_DEPLOYMENT=true"
 )
 if [ -n "$REDIS_HOST" ]; then settings+=("REDIS_HOST=$REDIS_HOST"); fi
-# The settings go in a file only you can read (az's --settings @file), never on a command line
-# where `ps` would show SECRET_KEY; the key itself passes through the environment.
+# The settings go to az in a file only you can read (az's --settings @file), not on its
+# command line.
 settings_file="$(mktemp)"
 trap 'rm -f "$settings_file"' EXIT
 chmod 600 "$settings_file"
-SECRET_KEY_NEW=""
-if [ "${SECRET_KEY_SET:-0}" = "0" ]; then
-  SECRET_KEY_NEW="$(python3 -c 'import secrets; print(secrets.token_urlsafe(50))')"
-fi
-SECRET_KEY_NEW="$SECRET_KEY_NEW" python3 - "$settings_file" "${settings[@]}" <<'PY'
-import json, os, sys
+python3 - "$settings_file" "${settings[@]}" <<'PY'
+import json, sys
 path, pairs = sys.argv[1], [pair.split("=", 1) for pair in sys.argv[2:]]
-if os.environ["SECRET_KEY_NEW"]:
-    pairs.append(["SECRET_KEY", os.environ["SECRET_KEY_NEW"]])
 with open(path, "w") as settings:
     json.dump([{"name": n, "value": v, "slotSetting": False} for n, v in pairs], settings)
 PY
-unset SECRET_KEY_NEW
 az webapp config appsettings set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   --settings "@$settings_file" --output none
 

@@ -22,6 +22,25 @@ def azure_mode(env: Mapping[str, str]) -> bool:
     return bool(env.get("WEBSITE_HOSTNAME", "").strip())
 
 
+KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+
+
+def refuse_unresolved_key_vault_references(env: Mapping[str, str]) -> None:
+    """App Service passes an app setting whose Key Vault reference it could not resolve (no
+    access, a wrong name, the vault unreachable) as the reference's own text: stop with the
+    setting's name rather than, say, sign sessions with that text."""
+    unresolved = sorted(
+        name for name, value in env.items() if value.strip().startswith(KEY_VAULT_REFERENCE)
+    )
+    if unresolved:
+        raise ImproperlyConfigured(
+            f"{', '.join(unresolved)}: App Service could not resolve the Key Vault reference "
+            "(the app setting still reads @Microsoft.KeyVault(...)). Check that the identity "
+            "in the site's keyVaultReferenceIdentity has the Key Vault Secrets User role on "
+            "the vault and that the secret exists, then restart the app."
+        )
+
+
 def env_flag(env: Mapping[str, str], name: str, *, default: bool) -> bool:
     value = env.get(name, "").strip().lower()
     if not value:

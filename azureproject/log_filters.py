@@ -45,7 +45,14 @@ class TelemetryRateLimitFilter(logging.Filter):
 
 
 class OwnTelemetryFilter(logging.Filter):
-    """On the telemetry handler: the exporter's own logs are not exported by the exporter."""
+    """On the telemetry handler, the last one: the exporter's own logs are not exported by the
+    exporter, and the request Django attaches to its records is sent as its method and path
+    (an object telemetry cannot carry)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return not record.name.startswith(TELEMETRY_LOGGERS)
+        if record.name.startswith(TELEMETRY_LOGGERS):
+            return False
+        request = getattr(record, "request", None)
+        if request is not None and not isinstance(request, str):
+            record.request = f"{getattr(request, 'method', '')} {getattr(request, 'path', '')}"
+        return True

@@ -24,11 +24,16 @@ from azureproject.config import (
     env_int,
     photo_origins,
     photo_storage_settings,
+    refuse_unresolved_key_vault_references,
     uses_blob_storage,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = os.environ
+
+# Any app setting still reading @Microsoft.KeyVault(...) (SECRET_KEY, from deploy.sh) is a
+# reference App Service could not resolve: stop, naming it.
+refuse_unresolved_key_vault_references(env)
 
 # WEBSITE_HOSTNAME: set by App Service to the app's host name; its presence means Azure mode.
 WEBSITE_HOSTNAME = env.get("WEBSITE_HOSTNAME", "").strip()
@@ -38,7 +43,8 @@ AZURE_MODE = azure_mode(env)
 DEBUG = env_flag(env, "DJANGO_DEBUG", default=False) and not AZURE_MODE
 
 # SECRET_KEY: signs sessions and CSRF tokens. Required in Azure mode, where it must stay the same
-# across restarts and instances; the embedded default falls back to a development-only value.
+# across restarts and instances (deploy.sh makes it a Key Vault reference); the embedded default
+# falls back to a development-only value.
 SECRET_KEY = env.get("SECRET_KEY", "").strip()
 if not SECRET_KEY:
     if AZURE_MODE:

@@ -16,7 +16,8 @@ The exporter works in the background (batches every few seconds, its own retries
 storage), so a request never waits for it: ingestion down or refusing the token costs at most
 a warning in the log every few minutes (log_filters.RateLimitFilter). It talks to the
 ingestion endpoint only: statsbeat, the SDK's control plane, live metrics and the Azure VM
-resource detector (which asks a link-local address) are off unless set otherwise.
+resource detector (which asks a link-local address) are off, and every request is traced,
+unless app settings say otherwise (DEFAULTS).
 """
 
 import logging
@@ -27,10 +28,13 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
 
-# The exporter's own traffic besides ingestion, off by default (each can be set otherwise).
-QUIET_DEFAULTS = {
+# Defaults, each of which an app setting of the same name overrides: every request traced (the
+# distro would keep 5 traces a second); and none of the exporter's own traffic besides
+# ingestion (its statsbeat and control plane, and the VM resource detector's link-local call).
+DEFAULTS = {
+    "OTEL_TRACES_SAMPLER": "microsoft.fixed_percentage",
+    "OTEL_TRACES_SAMPLER_ARG": "1.0",
     "APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL": "true",
     "APPLICATIONINSIGHTS_SDKSTATS_DISABLED": "true",
     "APPLICATIONINSIGHTS_CONTROLPLANE_DISABLED": "true",
@@ -121,13 +125,14 @@ def configure_telemetry(env: Mapping[str, str]) -> bool:
     """Set up Application Insights if its connection string is set; say whether it is.
     Call after django.setup() (so Django's LOGGING does not remove the exporter's handler) and
     before the WSGI handler loads the middleware (so requests are traced)."""
-    connection_string = env.get(CONNECTION_STRING, "").strip()
+    connection_string = env.get("APPLICATIONINSIGHTS_CONNECTION_STRING", "").strip()
     if not connection_string:
         return False
-    for name, value in QUIET_DEFAULTS.items():
+    for name, value in DEFAULTS.items():
         os.environ.setdefault(name, value)
 
     from azure.monitor.opentelemetry import configure_azure_monitor
+    from django.conf import settings
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
@@ -144,6 +149,10 @@ def configure_telemetry(env: Mapping[str, str]) -> bool:
     )
     # Django's database backend is psycopg 3, which the distro does not instrument itself.
     PsycopgInstrumentor().instrument(enable_commenter=False)
+    # App Service's health probe is answered first, untraced: it comes every minute with the
+    # instance's address as Host, which the tracing middleware would log as a bad host.
+    health = "azureproject.middleware.HealthCheckMiddleware"
+    settings.MIDDLEWARE = [health, *(m for m in settings.MIDDLEWARE if m != health)]
     for handler in logging.getLogger().handlers:
         if isinstance(handler, LoggingHandler):
             # As on stdout: a client's mistake is one warning; and the exporter's own

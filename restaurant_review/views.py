@@ -145,5 +145,6 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
         logger.error("Review for restaurant %s not saved: photo storage failed: %s", pk, exc)
         form.add_error("photo", PHOTO_NOT_STORED)
         return _render_details(request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    logger.info("Review %s posted for restaurant %s", form.instance.pk, pk)
     messages.success(request, "Thank you! Your review was posted.")
     return redirect(restaurant)

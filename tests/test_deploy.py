@@ -40,6 +40,16 @@ def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
     ], result.stdout + result.stderr
 
 
+REFERENCE = "@Microsoft.KeyVault(SecretUri=https://my-reviews-kv.vault.azure.net/secrets/django-secret-key/)"
+
+
+def stored_secret(calls: list[list[str]]) -> str:
+    """The value `az keyvault secret set` read from its --file (recorded by the fake)."""
+    index = index_of(calls, "keyvault", "secret", "set")
+    assert calls[index + 1][0] == "@secretfile"
+    return calls[index + 1][1]
+
+
 def index_of(calls: list[list[str]], *words: str) -> int:
     for index, call in enumerate(calls):
         if all(word in call for word in words):
@@ -130,7 +140,7 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     )
     assert settings["STORAGE_ACCOUNT_NAME"] == "myreviewsphotos"
     assert (settings["STORAGE_CONTAINER_NAME"], settings["STORAGE_URL_MODE"]) == ("photos", "sas")
-    assert len(settings["SECRET_KEY"]) >= 50
+    assert settings["SECRET_KEY"] == REFERENCE
     assert not any(
         name.endswith(("PASS", "PASSWORD", "KEY")) and name != "SECRET_KEY" for name in settings
     )
@@ -138,13 +148,13 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     config = call(calls, "webapp", "config", "set", "--startup-file")
     assert value(config, "--startup-file") == "start.sh"
     assert json.loads(value(config, "--generic-configurations")) == {"healthCheckPath": "/healthz"}
-    assert value(call(calls, "webapp", "update"), "--https-only") == "true"
+    assert value(call(calls, "webapp", "update", "--https-only"), "--https-only") == "true"
     assert value(call(calls, "webapp", "deploy"), "--type") == "zip"
 
-    assert settings["SECRET_KEY"] not in output
-    # Nothing secret on any command line (`ps` shows them): settings go in a file.
-    assert not any(settings["SECRET_KEY"] in arg for c in calls if c[0] != "@settings" for arg in c)
-    assert not any(arg.startswith("SECRET_KEY=") for c in calls if c[0] != "@settings" for arg in c)
+    # The secret itself went to Key Vault through a file: never printed, on no command line.
+    secret = stored_secret(calls)
+    assert len(secret) >= 50 and secret not in output
+    assert not any(secret in arg for c in calls if not c[0].startswith("@") for arg in c)
     assert "https://my-reviews.azurewebsites.net" in output
 
 
@@ -158,7 +168,8 @@ def test_second_deploy_creates_nothing_and_keeps_the_secret_key(tmp_path: Path) 
     ]
     assert created == []
     assert not any("pgaadauth_create_principal_with_oid" in " ".join(c) for c in calls)
-    assert "SECRET_KEY" not in app_settings(calls)  # the first one is kept
+    assert not any("keyvault" in c and "set" in c for c in calls)  # the first one is kept
+    assert app_settings(calls)["SECRET_KEY"] == REFERENCE
     assert index_of(calls, "webapp", "deploy") > 0  # the code is still deployed
 
 
@@ -216,3 +227,61 @@ def test_redis_option_makes_an_entra_only_cache_for_the_identity(tmp_path: Path)
     plain, _ = deploy(tmp_path / "plain")
     assert not [c for c in plain if "redisenterprise" in c]
     assert "REDIS_HOST" not in app_settings(plain)
+
+
+def test_secret_key_lives_in_key_vault_and_telemetry_needs_entra(tmp_path: Path) -> None:
+    calls, _ = deploy(tmp_path)
+    vault = call(calls, "keyvault", "create")
+    assert value(vault, "--enable-rbac-authorization") == "true"
+    roles = {
+        (
+            value(c, "--role"),
+            value(c, "--assignee-object-id"),
+            value(c, "--scope").rsplit("/", 2)[-2],
+        )
+        for c in calls
+        if c[:3] == ["role", "assignment", "create"]
+    }
+    identity, deployer = (
+        "22222222-0000-4000-8000-00000000b0b0",
+        "00000000-0000-4000-8000-00000000ad01",
+    )
+    assert ("Key Vault Secrets User", identity, "vaults") in roles
+    assert ("Key Vault Secrets Officer", deployer, "vaults") in roles
+    assert ("Monitoring Metrics Publisher", identity, "components") in roles
+    secret_set = call(calls, "keyvault", "secret", "set")
+    assert value(secret_set, "--file") and value(secret_set, "--name") == "django-secret-key"
+    reference_identity = call(calls, "webapp", "update", "--set")
+    assert value(reference_identity, "--set") == (
+        "keyVaultReferenceIdentity=/subscriptions/sub/resourceGroups/rg/providers/"
+        "Microsoft.ManagedIdentity/userAssignedIdentities/my-reviews-identity"
+    )
+    insights = call(calls, "app-insights", "component", "create")
+    assert value(insights, "--workspace").endswith("/workspaces/my-reviews-logs")
+    local_auth = call(calls, "resource", "update")
+    assert value(local_auth, "--set") == "properties.DisableLocalAuth=true"
+    order = [
+        index_of(calls, "webapp", "identity", "assign"),
+        index_of(calls, "keyvault", "create"),
+        index_of(calls, "Key Vault Secrets Officer"),
+        index_of(calls, "keyvault", "secret", "set"),
+        index_of(calls, "log-analytics", "workspace", "create"),
+        index_of(calls, "app-insights", "component", "create"),
+        index_of(calls, "resource", "update"),
+        index_of(calls, "Monitoring Metrics Publisher"),
+        index_of(calls, "appsettings", "set"),
+    ]
+    assert order == sorted(order)
+    settings = app_settings(calls)
+    assert settings["APPLICATIONINSIGHTS_CONNECTION_STRING"].startswith("InstrumentationKey=")
+
+
+def test_an_older_deploys_secret_key_moves_into_key_vault_unchanged(tmp_path: Path) -> None:
+    """A site deployed before Key Vault keeps its SECRET_KEY (sessions stay valid): the value
+    goes from the app setting to the vault through a file, never a command line."""
+    old = "an-older-deploys-secret-key-value-that-signs-live-sessions-0123456789"
+    (tmp_path / "az-state.json").write_text(json.dumps([f"setting:SECRET_KEY={old}"]))
+    calls, output = deploy(tmp_path)
+    assert stored_secret(calls) == old and old not in output
+    assert not any(old in arg for c in calls if not c[0].startswith("@") for arg in c)
+    assert app_settings(calls)["SECRET_KEY"] == REFERENCE
