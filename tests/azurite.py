@@ -14,12 +14,11 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import trustme
 from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
 from tests.identity import IdentityEndpoint
-from tests.services import free_port, wait_until
+from tests.services import free_port, loopback_certificate, wait_until
 
 STORAGE_RESOURCE = "https://storage.azure.com"
 ACCOUNT = "devstoreaccount1"
@@ -46,12 +45,7 @@ class Azurite:
         self.base = Path(tempfile.mkdtemp(prefix="rr-azurite-"))
         self.port = free_port()
         self.account_url = f"https://127.0.0.1:{self.port}/{ACCOUNT}"
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.ca_file = self.base / "ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_file))
-        cert.private_key_pem.write_to_path(str(self.base / "key.pem"))
-        cert.cert_chain_pems[0].write_to_path(str(self.base / "cert.pem"))
+        self.ca_file = loopback_certificate(self.base)
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "Azurite":

@@ -14,10 +14,12 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlparse
 
 import jwt
+
+from tests.services import ThreadedHTTPServer
 
 TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
 
@@ -63,11 +65,9 @@ class IdentityEndpoint:
         # process of the app holds the one token that is currently the database password.
         self._issued: dict[tuple[str, str | None], tuple[str, int]] = {}
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
+        self._http = ThreadedHTTPServer(self._handler())
+        self.port = self._http.port
         self.url = f"http://127.0.0.1:{self.port}/msi/token"
-        self._thread: threading.Thread | None = None
 
     @property
     def env(self) -> dict[str, str]:
@@ -82,13 +82,11 @@ class IdentityEndpoint:
             ]
 
     def start(self) -> "IdentityEndpoint":
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def freeze(self) -> None:
         """Hold every request without an answer, like a network black hole, until thaw()."""

@@ -8,19 +8,18 @@ with the raw request bodies, so tests can look for what must never be sent.
 
 import gzip
 import json
-import ssl
 import tempfile
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import jwt
-import trustme
 
 from tests.identity import IdentityEndpoint
+from tests.services import ThreadedHTTPServer
 
 MONITOR_AUDIENCES = {"https://monitor.azure.com", "https://monitor.azure.com/"}
 
@@ -28,25 +27,19 @@ MONITOR_AUDIENCES = {"https://monitor.azure.com", "https://monitor.azure.com/"}
 class IngestionEndpoint:
     def __init__(self, identity: IdentityEndpoint) -> None:
         self.identity = identity
-        self.base = Path(tempfile.mkdtemp(prefix="rr-ingestion-"))
         self.instrumentation_key = str(uuid.uuid4())
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.ca_file = self.base / "ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_file))
         self.envelopes: list[dict[str, Any]] = []
         self.bodies: list[bytes] = []
         self.refused = 0  # requests without a valid token
         self.tokens: list[dict[str, Any]] = []  # the claims of every token accepted
         self.refuse_all = False  # as if the identity had lost its role
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        cert.configure_cert(context)
-        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
-        self.port = self._server.server_address[1]
-        self._thread: threading.Thread | None = None
+        self._http = ThreadedHTTPServer(
+            self._handler(), tls_dir=Path(tempfile.mkdtemp(prefix="rr-ingestion-"))
+        )
+        assert self._http.ca_file is not None
+        self.ca_file = self._http.ca_file
+        self.port = self._http.port
 
     @property
     def connection_string(self) -> str:
@@ -56,13 +49,11 @@ class IngestionEndpoint:
         )
 
     def start(self) -> "IngestionEndpoint":
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._http.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._http.stop()
 
     def of_type(self, base_type: str) -> list[dict[str, Any]]:
         with self._lock:

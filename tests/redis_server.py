@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import trustme
 
 from azureproject.cache import REDIS_SCOPE
 from tests.identity import IdentityEndpoint
-from tests.services import free_port, wait_until
+from tests.services import free_port, loopback_certificate, wait_until
 
 REDIS_RESOURCE = REDIS_SCOPE.removesuffix("/.default")
 
@@ -38,12 +37,7 @@ class RedisServer:
         self.port = free_port()
         self.socket = self.base / "redis.sock"
         self.admin_password = secrets.token_urlsafe(24)  # made per run, never stored
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        self.ca_file = self.base / "ca.pem"
-        ca.cert_pem.write_to_path(str(self.ca_file))
-        cert.private_key_pem.write_to_path(str(self.base / "key.pem"))
-        cert.cert_chain_pems[0].write_to_path(str(self.base / "cert.pem"))
+        self.ca_file = loopback_certificate(self.base)
         self.process: subprocess.Popen | None = None
         self._passwords: dict[str, str] = {}  # user: newest token, restored after a restart
 

@@ -12,14 +12,17 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import trustme
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -33,6 +36,48 @@ def unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"required in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def loopback_certificate(base: Path) -> Path:
+    """A new CA and a certificate it signed for 127.0.0.1 and localhost, written to `base` as
+    ca.pem, cert.pem and key.pem; returns the CA file, for clients to trust."""
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(base / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(base / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(base / "cert.pem"))
+    return base / "ca.pem"
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that hung up (a stopped test, a TLS handshake given up) is no error."""
+        if not isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError, TimeoutError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class ThreadedHTTPServer:
+    """An HTTP server on a free loopback port, serving from its own thread; over TLS with a
+    loopback_certificate() made in `tls_dir`, if given."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], *, tls_dir: Path | None = None):
+        self._server = _QuietServer(("127.0.0.1", 0), handler)
+        self.ca_file: Path | None = None
+        if tls_dir is not None:
+            self.ca_file = loopback_certificate(tls_dir)
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(tls_dir / "cert.pem", tls_dir / "key.pem")
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.port = self._server.server_address[1]
+
+    def start(self) -> None:
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 _handed_out: set[int] = set()
