@@ -7,7 +7,6 @@ App Service sets IDENTITY_ENDPOINT and IDENTITY_HEADER; the SDK sends
 Tokens are JWTs shaped like Entra's (aud, iss, iat, nbf, exp, oid, tid), as Azurite checks them.
 """
 
-import json
 import secrets
 import threading
 import time
@@ -19,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jwt
 
-from tests.services import ThreadedHTTPServer
+from tests.services import JSONRequestHandler, ThreadedHTTPServer
 
 TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
 
@@ -124,18 +123,7 @@ class IdentityEndpoint:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:  # keep test output quiet
-                pass
-
-            def _reply(self, status: int, body: dict) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONRequestHandler):
             def do_GET(self) -> None:
                 with endpoint._lock:
                     endpoint.arrivals += 1
@@ -148,12 +136,12 @@ class IdentityEndpoint:
                     url.path != "/msi/token"
                     or self.headers.get("X-IDENTITY-HEADER") != endpoint.header
                 ):
-                    self._reply(
+                    self.reply(
                         401, {"statusCode": 401, "message": "Missing or wrong X-IDENTITY-HEADER"}
                     )
                     return
                 if query.get("api-version") != "2019-08-01" or not resource:
-                    self._reply(400, {"statusCode": 400, "message": "Bad api-version or resource"})
+                    self.reply(400, {"statusCode": 400, "message": "Bad api-version or resource"})
                     return
                 assigned = (
                     client_id in endpoint.client_ids if client_id else endpoint.system_assigned
@@ -164,7 +152,7 @@ class IdentityEndpoint:
                     which = (
                         f"client id {client_id}" if client_id else "the system-assigned identity"
                     )
-                    self._reply(
+                    self.reply(
                         400,
                         {
                             "statusCode": 400,
@@ -182,7 +170,7 @@ class IdentityEndpoint:
                         if endpoint.on_token is not None:
                             endpoint.on_token(resource, issued[0], client_id)
                 token, expires_on = issued
-                self._reply(
+                self.reply(
                     200,
                     {
                         "access_token": token,

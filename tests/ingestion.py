@@ -19,7 +19,7 @@ from typing import Any
 import jwt
 
 from tests.identity import IdentityEndpoint
-from tests.services import ThreadedHTTPServer
+from tests.services import JSONRequestHandler, ThreadedHTTPServer
 
 MONITOR_AUDIENCES = {"https://monitor.azure.com", "https://monitor.azure.com/"}
 
@@ -91,30 +91,19 @@ class IngestionEndpoint:
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         endpoint = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JSONRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 if not self.path.rstrip("/").endswith("/track"):
-                    self._reply(404, {"error": "not found"})
+                    self.reply(404, {"error": "not found"})
                     return
                 if not endpoint._valid(self.headers.get("Authorization", "")):
                     with endpoint._lock:
                         endpoint.refused += 1
-                    self._reply(401, {"itemsReceived": 0, "itemsAccepted": 0, "errors": []})
+                    self.reply(401, {"itemsReceived": 0, "itemsAccepted": 0, "errors": []})
                     return
                 text = body.decode()
                 items = json.loads(text) if text.lstrip().startswith("[") else [
@@ -123,7 +112,7 @@ class IngestionEndpoint:
                 with endpoint._lock:
                     endpoint.bodies.append(body)
                     endpoint.envelopes.extend(items)
-                self._reply(
+                self.reply(
                     200, {"itemsReceived": len(items), "itemsAccepted": len(items), "errors": []}
                 )
 

@@ -5,6 +5,7 @@ CI (CI=true), where .ci/run has installed everything and nothing may be skipped.
 """
 
 import http.client
+import json
 import os
 import re
 import signal
@@ -47,6 +48,21 @@ def loopback_certificate(base: Path) -> Path:
     cert.private_key_pem.write_to_path(str(base / "key.pem"))
     cert.cert_chain_pems[0].write_to_path(str(base / "cert.pem"))
     return base / "ca.pem"
+
+
+class JSONRequestHandler(BaseHTTPRequestHandler):
+    """A quiet request handler for the tests' emulated endpoints, answering in JSON."""
+
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def reply(self, status: int, body: dict) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 class _QuietServer(ThreadingHTTPServer):
