@@ -14,7 +14,8 @@
 # SAS links; 1: the tutorial's public container with plain URLs), DEPLOYER_IP (your public IP,
 # allowed through the database firewall while the grant runs; asked of `az` when unset),
 # REDIS (0; 1: an Azure Managed Redis shared page cache, Entra authentication only),
-# REDIS_NAME, REDIS_SKU (Balanced_B0), KEY_VAULT (<APP_NAME>-kv), WORKSPACE_NAME, APPINSIGHTS_NAME.
+# REDIS_NAME, REDIS_SKU (Balanced_B0), KEY_VAULT (<APP_NAME>-kv), WORKSPACE_NAME, APPINSIGHTS_NAME,
+# DEPLOY_RETRY_SECONDS (20: the wait between tries while a new Key Vault role applies).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -163,6 +164,7 @@ if ! exists az keyvault secret show --vault-name "$KEY_VAULT" --name "$SECRET_NA
   # The value goes through a file only you can read, never a command line. An earlier deploy's
   # SECRET_KEY app setting moves into the vault (sessions and CSRF tokens stay valid).
   secret_file="$(mktemp)"
+  trap 'rm -f "$secret_file"' EXIT
   chmod 600 "$secret_file"
   existing="$(az webapp config appsettings list --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
     --query "[?name=='SECRET_KEY'].value | [0]" --output tsv 2>/dev/null || true)"
@@ -217,7 +219,7 @@ if [ -n "$REDIS_HOST" ]; then settings+=("REDIS_HOST=$REDIS_HOST"); fi
 # The settings go to az in a file only you can read (az's --settings @file), not on its
 # command line.
 settings_file="$(mktemp)"
-trap 'rm -f "$settings_file"' EXIT
+trap 'rm -f "$settings_file" "${secret_file:-}"' EXIT
 chmod 600 "$settings_file"
 python3 - "$settings_file" "${settings[@]}" <<'PY'
 import json, sys

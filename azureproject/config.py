@@ -224,8 +224,9 @@ def photo_storage_settings(
     }
 
 
+# Azure Managed Redis listens on 10000; Azure Cache for Redis (*.redis.cache.windows.net), and
+# anything else, on 6380 for TLS.
 AZURE_MANAGED_REDIS_SUFFIX = ".redis.azure.net"
-AZURE_CACHE_FOR_REDIS_SUFFIX = ".redis.cache.windows.net"
 
 
 def code_version(base_dir: Path) -> str:
@@ -268,12 +269,7 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]
         "TIMEOUT": None,
         "OPTIONS": {"SHARED": "default", "MAX_ENTRIES": 500},
     }
-    if host.endswith(AZURE_MANAGED_REDIS_SUFFIX):
-        default_port = 10000
-    elif host.endswith(AZURE_CACHE_FOR_REDIS_SUFFIX):
-        default_port = 6380
-    else:
-        default_port = 6380
+    default_port = 10000 if host.endswith(AZURE_MANAGED_REDIS_SUFFIX) else 6380
     port = env_int(env, "REDIS_PORT", default=default_port)
     caches["default"] = {
         "BACKEND": "azureproject.cache.EntraRedisCache",

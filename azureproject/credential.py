@@ -132,10 +132,10 @@ class SharedCredential:
         if usable and token is not None and not (fresh and due):
             return token  # valid: whatever the refresh does, this caller goes on at once
         assert refresh is not None
-        if not refresh.done.wait(self.wait_seconds) or refresh.error is not None:
-            if usable and token is not None:
-                return token
-        if not refresh.done.is_set():
+        finished = refresh.done.wait(self.wait_seconds)
+        if usable and token is not None and (not finished or refresh.error is not None):
+            return token  # `fresh` asked for the new one, but its refresh hangs or failed
+        if not finished:
             raise ClientAuthenticationError(
                 message=f"no Microsoft Entra token within {self.wait_seconds:g} s: the identity "
                 "endpoint did not answer in time"

@@ -14,7 +14,7 @@ before it is exported (SecretScrubbingSpanProcessor, SecretScrubbingLogRecordPro
 
 The exporter works in the background (batches every few seconds, its own retries and offline
 storage), so a request never waits for it: ingestion down or refusing the token costs at most
-a warning in the log every few minutes (log_filters.RateLimitFilter). It talks to the
+a warning in the log every few minutes (log_filters.TelemetryRateLimitFilter). It talks to the
 ingestion endpoint only: statsbeat, the SDK's control plane, live metrics and the Azure VM
 resource detector (which asks a link-local address) are off, and every request is traced,
 unless app settings say otherwise (DEFAULTS).

@@ -84,7 +84,7 @@ def details_key(request: HttpRequest, pk: int) -> str | None:
 
 def _visitor(request: HttpRequest) -> str:
     """What a page shows differently per visitor: the CSRF token is masked from the CSRF
-    cookie (or session), and a signed-in member of staff sees the admin link."""
+    cookie's secret, and a signed-in member of staff sees the admin link."""
     # The secret CsrfViewMiddleware read from the cookie, or get_token() made while rendering.
     csrf = request.META.get("CSRF_COOKIE", "")
     user = getattr(request, "user", None)

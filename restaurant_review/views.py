@@ -43,6 +43,7 @@ revalidate = cache_control(private=True, no_cache=True)
 def index(request: HttpRequest) -> HttpResponse:
     search_form = SearchForm(request.GET)
     query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
+    key = caching.home_key(request)
 
     def restaurants_page() -> Page:
         restaurants = Restaurant.objects.with_rating_stats().with_cover_photo().search(query)
@@ -53,10 +54,10 @@ def index(request: HttpRequest) -> HttpResponse:
         "page": SimpleLazyObject(restaurants_page),
         "search_form": search_form,
         "query": query,
-        **caching.fragment_context(caching.home_key(request)),
+        **caching.fragment_context(key),
     }
     response = render(request, "restaurant_review/index.html", context)
-    return caching.tag(response, request, caching.home_key(request))
+    return caching.tag(response, request, key)
 
 
 def _restaurant_page_queryset() -> QuerySet[Restaurant]:
