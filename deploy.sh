@@ -12,14 +12,23 @@
 # RESOURCE_GROUP, DB_SERVER, DB_NAME, STORAGE_ACCOUNT, STORAGE_CONTAINER (photos),
 # IDENTITY_NAME, PLAN_SKU (B1), PYTHON_VERSION (3.11), PUBLIC_PHOTOS (0: private container with
 # SAS links; 1: the tutorial's public container with plain URLs), DEPLOYER_IP (your public IP,
-# allowed through the database firewall while the grant runs; asked of `az` when unset),
+# allowed through the database firewall while the grant runs; asked of a public echo
+# service when unset),
 # REDIS (0; 1: an Azure Managed Redis shared page cache, Entra authentication only),
 # REDIS_NAME, REDIS_SKU (Balanced_B0), KEY_VAULT (<APP_NAME>-kv), WORKSPACE_NAME, APPINSIGHTS_NAME,
-# DEPLOY_RETRY_SECONDS (20: the wait between tries while a new Key Vault role applies).
+# DEPLOY_RETRY_SECONDS (20: the wait between tries while a new Key Vault role applies),
+# GITHUB_REPO (owner/name: a deployment pipeline for that GitHub repository, signing in with
+# OpenID Connect as an identity of its own, PIPELINE_IDENTITY_NAME, <APP_NAME>-deploy).
+#
+# Tested against azure-cli 2.91.0 with no extension: every call passes its argument parser.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 : "${APP_NAME:?set APP_NAME to the web app name (globally unique, e.g. my-reviews)}"
+if [ -n "${GITHUB_REPO:-}" ] && ! [[ "$GITHUB_REPO" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]]; then
+  echo "GITHUB_REPO must be owner/name, e.g. contoso/restaurant-review (got: $GITHUB_REPO)" >&2
+  exit 2
+fi
 LOCATION="${LOCATION:-eastus}"
 RESOURCE_GROUP="${RESOURCE_GROUP:-${APP_NAME}-rg}"
 DB_SERVER="${DB_SERVER:-${APP_NAME}-db}"
@@ -40,6 +49,7 @@ SECRET_NAME="django-secret-key"
 REDIS="${REDIS:-0}"
 REDIS_NAME="${REDIS_NAME:-${APP_NAME}-cache}"
 REDIS_SKU="${REDIS_SKU:-Balanced_B0}"
+PIPELINE_IDENTITY_NAME="${PIPELINE_IDENTITY_NAME:-${APP_NAME}-deploy}"
 
 step() { printf '\n==> %s\n' "$*"; }
 exists() { "$@" >/dev/null 2>&1; }
@@ -70,8 +80,8 @@ exists az postgres flexible-server show --name "$DB_SERVER" --resource-group "$R
        --location "$LOCATION" --tier Burstable --sku-name Standard_B1ms --storage-size 32 \
        --version 16 --microsoft-entra-auth Enabled --password-auth Disabled \
        --public-access 0.0.0.0 --yes --output none
-exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --database-name "$DB_NAME" \
-  || az postgres flexible-server db create --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --database-name "$DB_NAME" --output none
+exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --name "$DB_NAME" \
+  || az postgres flexible-server db create --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --name "$DB_NAME" --output none
 
 # The search's trigram index needs pg_trgm, which Azure lets a database use once allow-listed.
 az postgres flexible-server parameter set --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
@@ -100,10 +110,11 @@ step "Storage Blob Data Contributor for the identity (uploads and user-delegatio
 assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Storage Blob Data Contributor" "$STORAGE_ID"
 
 step "The identity's database role and its schema grant (as you, the Entra administrator)"
-DEPLOYER_IP="${DEPLOYER_IP:-$(az rest --method get --url "https://api.ipify.org?format=json" --skip-authorization-header --query ip --output tsv 2>/dev/null || true)}"
+# Your public address, as a public echo service sees it (not an Azure call, so not through az).
+DEPLOYER_IP="${DEPLOYER_IP:-$(curl --fail --silent --show-error --max-time 10 https://api.ipify.org 2>/dev/null || true)}"
 if [ -n "$DEPLOYER_IP" ]; then
-  az postgres flexible-server firewall-rule create --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
-    --rule-name deploy-grant --start-ip-address "$DEPLOYER_IP" --end-ip-address "$DEPLOYER_IP" --output none
+  az postgres flexible-server firewall-rule create --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+    --name deploy-grant --start-ip-address "$DEPLOYER_IP" --end-ip-address "$DEPLOYER_IP" --output none
 fi
 # The app's own command, as you: its token backend gets your Entra token from your `az login`
 # (DefaultAzureCredential), so no token is on any command line, and psycopg quotes the SQL. It
@@ -115,29 +126,43 @@ use_python requirements.txt
 DBHOST="$DB_SERVER" DBNAME="$DB_NAME" DBUSER="$ADMIN_UPN" \
   "$PYTHON" manage.py grant_identity_access --principal "$IDENTITY_NAME" --object-id "$IDENTITY_PRINCIPAL_ID"
 if [ -n "$DEPLOYER_IP" ]; then
-  az postgres flexible-server firewall-rule delete --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
-    --rule-name deploy-grant --yes --output none
+  az postgres flexible-server firewall-rule delete --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+    --name deploy-grant --yes --output none
 fi
 
 REDIS_HOST=""
 if [ "$REDIS" = "1" ]; then
   step "Azure Managed Redis $REDIS_NAME (Microsoft Entra authentication only, no access keys)"
-  exists az redisenterprise show --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" \
-    || az redisenterprise create --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" \
-         --location "$LOCATION" --sku "$REDIS_SKU" --clustering-policy EnterpriseCluster \
-         --access-keys-auth Disabled --minimum-tls-version 1.2 --output none
-  REDIS_HOST="$(az redisenterprise show --cluster-name "$REDIS_NAME" --resource-group "$RESOURCE_GROUP" --query hostName --output tsv)"
+  # Only an extension has `az redisenterprise`, so the cluster, its database and the access
+  # policy go through ARM with core `az resource`, Microsoft.Cache api-version 2025-04-01 (GA,
+  # with accessKeysAuthentication and Entra access policy assignments).
+  redis_api=2025-04-01
+  exists az resource show --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+      --resource-type redisEnterprise --name "$REDIS_NAME" --api-version "$redis_api" \
+    || az resource create --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+         --resource-type redisEnterprise --name "$REDIS_NAME" --api-version "$redis_api" \
+         --is-full-object --properties "$(printf '{"location": "%s", "sku": {"name": "%s"}, "properties": {"minimumTlsVersion": "1.2"}}' "$LOCATION" "$REDIS_SKU")" \
+         --output none
+  # The one database: TLS on port 10000, one endpoint (EnterpriseCluster), no access keys.
+  exists az resource show --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+      --parent "redisEnterprise/$REDIS_NAME" --resource-type databases --name default --api-version "$redis_api" \
+    || az resource create --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+         --parent "redisEnterprise/$REDIS_NAME" --resource-type databases --name default --api-version "$redis_api" \
+         --properties '{"clientProtocol": "Encrypted", "port": 10000, "clusteringPolicy": "EnterpriseCluster", "evictionPolicy": "VolatileLRU", "accessKeysAuthentication": "Disabled"}' \
+         --output none
+  REDIS_HOST="$(az resource show --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+    --resource-type redisEnterprise --name "$REDIS_NAME" --api-version "$redis_api" \
+    --query properties.hostName --output tsv)"
   # The identity's data access policy: it logs in with its token, as the user named by its
   # object id.
-  policies="$(az redisenterprise database access-policy-assignment list --cluster-name "$REDIS_NAME" \
-    --resource-group "$RESOURCE_GROUP" --database-name default \
-    --query "length([?user.objectId=='$IDENTITY_PRINCIPAL_ID'])" --output tsv)"
-  if [ "${policies:-0}" = "0" ]; then
-    az redisenterprise database access-policy-assignment create --cluster-name "$REDIS_NAME" \
-      --resource-group "$RESOURCE_GROUP" --database-name default \
-      --access-policy-assignment-name appidentity --access-policy-name default \
-      --object-id "$IDENTITY_PRINCIPAL_ID" --output none
-  fi
+  exists az resource show --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+      --parent "redisEnterprise/$REDIS_NAME/databases/default" --resource-type accessPolicyAssignments \
+      --name appidentity --api-version "$redis_api" \
+    || az resource create --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Cache \
+         --parent "redisEnterprise/$REDIS_NAME/databases/default" --resource-type accessPolicyAssignments \
+         --name appidentity --api-version "$redis_api" \
+         --properties "$(printf '{"accessPolicyName": "default", "user": {"objectId": "%s"}}' "$IDENTITY_PRINCIPAL_ID")" \
+         --output none
 fi
 
 step "App Service plan $PLAN_NAME ($PLAN_SKU, Linux) and web app $APP_NAME"
@@ -193,14 +218,23 @@ exists az monitor log-analytics workspace show --workspace-name "$WORKSPACE_NAME
   || az monitor log-analytics workspace create --workspace-name "$WORKSPACE_NAME" \
        --resource-group "$RESOURCE_GROUP" --location "$LOCATION" --output none
 WORKSPACE_ID="$(az monitor log-analytics workspace show --workspace-name "$WORKSPACE_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
-exists az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" \
-  || az monitor app-insights component create --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" \
-       --location "$LOCATION" --workspace "$WORKSPACE_ID" --application-type web --kind web --output none
-APPINSIGHTS_ID="$(az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+# Only an extension has `az monitor app-insights`: the component through ARM with core
+# `az resource`, Microsoft.Insights api-version 2020-02-02 (workspace-based, DisableLocalAuth).
+insights_api=2020-02-02
+exists az resource show --resource-group "$RESOURCE_GROUP" --resource-type Microsoft.Insights/components \
+    --name "$APPINSIGHTS_NAME" --api-version "$insights_api" \
+  || az resource create --resource-group "$RESOURCE_GROUP" --resource-type Microsoft.Insights/components \
+       --name "$APPINSIGHTS_NAME" --api-version "$insights_api" --is-full-object \
+       --properties "$(printf '{"location": "%s", "kind": "web", "properties": {"Application_Type": "web", "WorkspaceResourceId": "%s", "DisableLocalAuth": true}}' "$LOCATION" "$WORKSPACE_ID")" \
+       --output none
+APPINSIGHTS_ID="$(az resource show --resource-group "$RESOURCE_GROUP" --resource-type Microsoft.Insights/components \
+  --name "$APPINSIGHTS_NAME" --api-version "$insights_api" --query id --output tsv)"
 # Local (instrumentation key) authentication off: only Entra tokens may send telemetry.
-az resource update --ids "$APPINSIGHTS_ID" --set properties.DisableLocalAuth=true --output none
+az resource update --ids "$APPINSIGHTS_ID" --api-version "$insights_api" \
+  --set properties.DisableLocalAuth=true --output none
 assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Monitoring Metrics Publisher" "$APPINSIGHTS_ID"
-APPINSIGHTS_CONNECTION_STRING="$(az monitor app-insights component show --app "$APPINSIGHTS_NAME" --resource-group "$RESOURCE_GROUP" --query connectionString --output tsv)"
+APPINSIGHTS_CONNECTION_STRING="$(az resource show --ids "$APPINSIGHTS_ID" --api-version "$insights_api" \
+  --query properties.ConnectionString --output tsv)"
 
 step "App settings (no passwords, no keys; SECRET_KEY a Key Vault reference)"
 settings=(
@@ -236,13 +270,49 @@ az webapp config set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   --generic-configurations '{"healthCheckPath": "/healthz"}' --output none
 az webapp update --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --https-only true --output none
 
+# Publishing profiles (user name and password for FTP and the SCM site) exist on every new web
+# app: switched off, so deploys go through Microsoft Entra only (az webapp deploy does).
+for policy in scm ftp; do
+  az resource update --resource-group "$RESOURCE_GROUP" --namespace Microsoft.Web \
+    --parent "sites/$APP_NAME" --resource-type basicPublishingCredentialsPolicies --name "$policy" \
+    --set properties.allow=false --output none
+done
+
+if [ -n "${GITHUB_REPO:-}" ]; then
+  step "Deployment pipeline identity $PIPELINE_IDENTITY_NAME for GitHub $GITHUB_REPO (OpenID Connect, no secret)"
+  # Its own identity, never the app's: it may publish code to this web app and nothing else.
+  exists az identity show --name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" \
+    || az identity create --name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" --location "$LOCATION" --output none
+  PIPELINE_CLIENT_ID="$(az identity show --name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" --query clientId --output tsv)"
+  PIPELINE_PRINCIPAL_ID="$(az identity show --name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" --query principalId --output tsv)"
+  # GitHub's token for a job on main names the branch; for a job in the production
+  # environment (the deploy workflow's), the environment. Each subject gets its credential.
+  for credential in "github-main:repo:$GITHUB_REPO:ref:refs/heads/main" \
+                    "github-production:repo:$GITHUB_REPO:environment:production"; do
+    exists az identity federated-credential show --name "${credential%%:*}" \
+        --identity-name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" \
+      || az identity federated-credential create --name "${credential%%:*}" \
+           --identity-name "$PIPELINE_IDENTITY_NAME" --resource-group "$RESOURCE_GROUP" \
+           --issuer https://token.actions.githubusercontent.com --subject "${credential#*:}" \
+           --audiences api://AzureADTokenExchange --output none
+  done
+  WEBAPP_ID="$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+  assign_role "$PIPELINE_PRINCIPAL_ID" ServicePrincipal "Website Contributor" "$WEBAPP_ID"
+fi
+
 step "Code (git HEAD), built by App Service (pip install -r requirements.txt)"
-package="$(mktemp -d)/restaurant-review.zip"
-git archive --format=zip --output "$package" HEAD
-az webapp deploy --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --src-path "$package" \
-  --type zip --output none
-rm -f "$package"
+APP_NAME="$APP_NAME" RESOURCE_GROUP="$RESOURCE_GROUP" scripts/deploy-code.sh
 
 step "Done: https://$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query defaultHostName --output tsv)"
 echo "Create an admin user: az webapp ssh --name $APP_NAME --resource-group $RESOURCE_GROUP, then"
 echo "  python3 manage.py createsuperuser"
+if [ -n "${GITHUB_REPO:-}" ]; then
+  echo
+  echo "Set these variables (not secrets: none is) in GitHub, $GITHUB_REPO > Settings > Secrets and variables > Actions > Variables:"
+  echo "  AZURE_CLIENT_ID=$PIPELINE_CLIENT_ID"
+  echo "  AZURE_TENANT_ID=$(az account show --query tenantId --output tsv)"
+  echo "  AZURE_SUBSCRIPTION_ID=$(az account show --query id --output tsv)"
+  echo "  AZURE_WEBAPP_NAME=$APP_NAME"
+  echo "  AZURE_RESOURCE_GROUP=$RESOURCE_GROUP"
+  echo "and create the environment production (Settings > Environments) for the deploy workflow."
+fi

