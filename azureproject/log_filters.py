@@ -6,6 +6,34 @@ traceback too: twenty tracebacks from one round of probes, against no real 500."
 
 import logging
 
+# Characters that end or rearrange a line: C0 and C1 controls, DEL, the Unicode line and
+# paragraph separators, and the bidi controls that can make one line read as another.
+_ESCAPES = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        0x2028,
+        0x2029,
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that could break or disguise a log line escaped."""
+    return text.translate(_ESCAPES)
+
+
+class OneLineFormatter(logging.Formatter):
+    """Each record's message on one line, its control characters escaped (a client chose
+    them: a path, a header, a name); a traceback still follows on the lines after it."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
 
 class ClientErrorFilter(logging.Filter):
     """On the stdout handler: records of `django.security.*`, and of `django.request` for a

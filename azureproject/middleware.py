@@ -6,6 +6,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template import loader
+from django.utils.log import log_response
 
 from azureproject.errors import OUTAGES, DependencyUnavailable
 from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
@@ -51,13 +52,22 @@ class RequestSizeLimitMiddleware:
             length = 0
         limit = request_size_limit()
         if length > limit:
-            logger.warning(
-                "Refused a %s-byte request to %s (limit %s)", length, request.path, limit
-            )
             body = loader.render_to_string(
                 "413.html", {"limit_mb": megabytes(settings.PHOTO_MAX_BYTES)}
             )
-            return HttpResponse(body, status=413)
+            response = HttpResponse(body, status=413)
+            # One WARNING line (Django's request logger then leaves this response alone).
+            log_response(
+                "Refused a %s-byte request to %s (limit %s)",
+                length,
+                request.path,
+                limit,
+                response=response,
+                request=request,
+                logger=logger,
+                level="warning",
+            )
+            return response
         return self.get_response(request)
 
 

@@ -80,6 +80,11 @@ MIDDLEWARE = [
     # Answers App Service's health probe before host validation: the probe's Host header is
     # the instance's internal address, not WEBSITE_HOSTNAME.
     "azureproject.middleware.HealthCheckMiddleware",
+    # X-Frame-Options, Content-Security-Policy (django-csp) and Permissions-Policy on every
+    # answer: outermost, so the early refusals (413, a bad Host's 400) carry them too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "azureproject.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Refuses absurdly large uploads (413) before reading them.
     "azureproject.middleware.RequestSizeLimitMiddleware",
@@ -89,10 +94,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # Content-Security-Policy (django-csp) and Permissions-Policy on every response.
-    "csp.middleware.CSPMiddleware",
-    "azureproject.middleware.PermissionsPolicyMiddleware",
     # A 405 (wrong method) answers with a page in the site's layout.
     "azureproject.middleware.MethodNotAllowedPageMiddleware",
     # Turns a database or storage outage in a view into a 503 page.
@@ -242,7 +243,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s"},
+        # One record, one line: control characters in a message (a path with %0a, say) are
+        # escaped, so no one can write a line of their own into the log.
+        "plain": {
+            "()": "azureproject.log_filters.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s",
+        },
     },
     # A client's mistake (bad Host, traversal, too many fields, broken multipart) is one
     # WARNING line; real 500s keep their ERROR and traceback.

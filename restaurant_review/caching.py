@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
@@ -54,8 +55,11 @@ def _digest(*parts: object) -> str:
 
 
 def _query(request: HttpRequest) -> str:
-    """The query string, in a stable order: it decides the page and the pager's links."""
-    return "&".join(sorted(f"{k}={v}" for k, values in request.GET.lists() for v in values))
+    """The query string, in a stable order: it decides the page and the pager's links. Each
+    name and value is encoded, so `page=3%26q%3DSpam` (one parameter) and `q=Spam&page=3`
+    (two) never share a key."""
+    pairs = sorted((k, v) for k, values in request.GET.lists() for v in values)
+    return urlencode(pairs)
 
 
 def home_key(request: HttpRequest) -> str:

@@ -1,12 +1,29 @@
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import IntConverter
 
 from restaurant_review import views
+
+
+class IdConverter(IntConverter):
+    """A row id: digits that fit a 64-bit integer column. A longer number is no id (404), not
+    an overflow in the database driver (SQLite raises one for 2**63 and up)."""
+
+    regex = "[0-9]{1,19}"
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        if number >= 2**63:
+            raise ValueError(value)  # the URL does not match: 404
+        return number
+
+
+register_converter(IdConverter, "id")
 
 app_name = "restaurant_review"
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("restaurant/new/", views.create_restaurant, name="create_restaurant"),
-    path("restaurant/<int:pk>/", views.details, name="details"),
-    path("restaurant/<int:pk>/review/", views.add_review, name="add_review"),
+    path("restaurant/<id:pk>/", views.details, name="details"),
+    path("restaurant/<id:pk>/review/", views.add_review, name="add_review"),
 ]

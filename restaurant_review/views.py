@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.functional import SimpleLazyObject
+from django.utils.log import log_response
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import (
     condition,
@@ -133,11 +134,20 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     if not form.is_valid():
         if form.has_error("photo", code="busy"):
             # Other uploads hold the photo decoder: the form comes back with what was typed.
-            logger.warning("Review for restaurant %s not saved: photo decoder busy", pk)
             response = _render_details(
                 request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE
             )
             response["Retry-After"] = "5"
+            # Load, not a fault: one WARNING line, which Django's request logger then leaves
+            # alone (it would log any 5xx at ERROR).
+            log_response(
+                "Review for restaurant %s not saved: photo decoder busy",
+                pk,
+                response=response,
+                request=request,
+                logger=logger,
+                level="warning",
+            )
             return response
         return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
     try:

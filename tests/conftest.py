@@ -3,6 +3,7 @@ tests/azurite.py, tests/services.py) are wired up here; each skips on a laptop t
 component and fails in CI (CI=true), where they are required."""
 
 import io
+import logging
 import os
 import pwd
 import secrets
@@ -66,6 +67,20 @@ def _empty_caches() -> Iterator[None]:
     yield
     for cache in caches.all():
         cache.clear()
+
+
+@pytest.fixture
+def stdout_log() -> Iterator[Callable[[], list[str]]]:
+    """The lines the app's stdout log handler writes during the test, formatted as it formats
+    them (the handler holds the stream it was given when logging was configured)."""
+    handler = next(h for h in logging.getLogger().handlers if h.get_name() == "stdout")
+    assert isinstance(handler, logging.StreamHandler)
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)
+    try:
+        yield lambda: buffer.getvalue().splitlines()
+    finally:
+        handler.setStream(previous)
 
 
 @pytest.fixture

@@ -276,3 +276,16 @@ def test_the_code_version_changes_with_a_template(tmp_path: Path) -> None:
 @pytest.mark.parametrize("alias", ["default", "local"])
 def test_the_embedded_default_caches_in_local_memory(alias: str) -> None:
     assert type(caches[alias]).__name__ == "LocMemCache"
+
+
+def test_a_parameter_holding_an_encoded_query_does_not_share_a_key(
+    client: Client, make_restaurant: Any
+) -> None:
+    """`page=1%26q%3DSpam` is one parameter (a page number that is no number), not a search."""
+    make_restaurant(name="Spam Palace")
+    make_restaurant(name="Other Place")
+    trick = client.get(f"{INDEX}?page=1%26q%3DSpam")
+    assert trick.status_code == HTTPStatus.OK
+    assert "Other Place" in trick.content.decode()
+    search = page(client, INDEX, q="Spam", page="1")
+    assert "Spam Palace" in search and "Other Place" not in search

@@ -113,7 +113,12 @@ def test_photo_stored_before_renditions_shows_the_full_photo(
 
 
 def test_upload_while_another_is_decoded_gets_503_with_its_input_kept(
-    client: Client, make_restaurant: Any, review_data: Any, settings: Any, media_files: Any
+    client: Client,
+    make_restaurant: Any,
+    review_data: Any,
+    settings: Any,
+    media_files: Any,
+    caplog: Any,
 ) -> None:
     settings.PHOTO_DECODE_WAIT_SECONDS = 0.2
     restaurant = make_restaurant()
@@ -125,6 +130,10 @@ def test_upload_while_another_is_decoded_gets_503_with_its_input_kept(
         response, "We are processing other photos", status_code=HTTPStatus.SERVICE_UNAVAILABLE
     )
     assert response["Retry-After"] == "5"
+    # Load, not a fault: one WARNING line, no ERROR from Django's request logger.
+    assert [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= 30] == [
+        ("WARNING", f"Review for restaurant {restaurant.pk} not saved: photo decoder busy")
+    ]
     assertContains(response, "Best dumplings in town.", status_code=HTTPStatus.SERVICE_UNAVAILABLE)
     assert Review.objects.count() == 0 and media_files() == []
     # Its turn comes: the same post goes through.

@@ -1,3 +1,4 @@
+import logging
 import re
 from http import HTTPStatus
 from typing import Any
@@ -196,6 +197,15 @@ def test_unknown_restaurant_is_404_in_site_layout(client: Client) -> None:
     html = response.content.decode()
     assert "Page not found (404)" in html and "Restaurant Review" in html
     assert client.post(reverse("restaurant_review:add_review", args=[999999])).status_code == 404
+
+
+@pytest.mark.parametrize("number", ["9223372036854775807", "9223372036854775808", "1" + "0" * 40])
+def test_an_id_too_large_for_the_database_is_404_not_an_overflow(
+    client: Client, number: str
+) -> None:
+    """2**63 and up overflow SQLite's integer (a 500 with a traceback, before): no such row."""
+    assert client.get(f"/restaurant/{number}/").status_code == HTTPStatus.NOT_FOUND
+    assert client.post(f"/restaurant/{number}/review/").status_code == HTTPStatus.NOT_FOUND
 
 
 # Adding a restaurant
@@ -429,6 +439,60 @@ def test_absurdly_large_upload_is_refused_before_reading(
     over = image_bytes("PNG", size=(8, 8)) + b"\0" * (150 * 1024)
     response = client.post(review_url(restaurant), {**review_data, "photo": upload("o.png", over)})
     assertContains(response, "the largest accepted is", status_code=HTTPStatus.BAD_REQUEST)
+
+
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Frame-Options", "Permissions-Policy")
+
+
+def test_early_refusals_carry_the_security_headers(
+    client: Client, make_restaurant: Any, settings: Any
+) -> None:
+    """The 413 (refused before the body is read) and a bad Host's 400 are answered before most
+    middleware runs; they still get CSP, X-Frame-Options and Permissions-Policy."""
+    settings.PHOTO_MAX_BYTES = 1024  # so the request limit is just over 1 MB
+    too_large = client.post(
+        review_url(make_restaurant()), {"photo": upload("h.png", b"\0" * 2 * 1024 * 1024)}
+    )
+    bad_host = client.get("/", headers={"host": "evil.example"})
+    assert (too_large.status_code, bad_host.status_code) == (413, 400)
+    for response in (too_large, bad_host):
+        assert all(response.has_header(name) for name in SECURITY_HEADERS), response.headers
+        assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
+
+
+def test_control_characters_from_a_request_cannot_forge_a_log_line(
+    client: Client, settings: Any, stdout_log: Any
+) -> None:
+    """A path with %0a, logged by the 413 middleware (and by Django's request logger for a
+    404), stays on its one line."""
+    settings.PHOTO_MAX_BYTES = 1024  # so the request limit is just over 1 MB
+    forged = "/x%0a2026-12-02 12:00:00,000 ERROR forged.logger 1: injected%0d%e2%80%ae"
+    too_large = client.post(forged, {"photo": upload("h.png", b"\0" * 2 * 1024 * 1024)})
+    assert too_large.status_code == HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+    assert client.get(forged).status_code == HTTPStatus.NOT_FOUND
+    lines = stdout_log()
+    assert not any(line.startswith("2026-12-02 12:00:00,000 ERROR forged") for line in lines)
+    refused = [line for line in lines if "Refused a" in line]
+    assert len(refused) == 1 and "injected" in refused[0], lines
+    assert "\u202e" not in refused[0] and "\r" not in refused[0]
+    not_found = [line for line in lines if "Not Found" in line]
+    assert len(not_found) == 1 and "injected" in not_found[0], lines
+
+
+def test_every_log_record_is_one_line_whatever_its_arguments(stdout_log: Any) -> None:
+    """Not only the request loggers: any record's message has its control characters escaped
+    by the stdout handler's formatter; a traceback still follows on lines of its own."""
+    logger = logging.getLogger("restaurant_review.views")
+    logger.warning("Name %s", "Bob\n2026-12-02 ERROR forged: x\u2028y\x1b[31m")
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("Failed for %s", "a\rb")
+    lines = stdout_log()
+    assert lines[0].endswith("Name Bob\\x0a2026-12-02 ERROR forged: x\\u2028y\\x1b[31m")
+    assert lines[1].endswith("Failed for a\\x0db")
+    assert lines[2] == "Traceback (most recent call last):"
+    assert lines[-1] == "ValueError: boom"
 
 
 @pytest.fixture
