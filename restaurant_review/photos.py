@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from django.core.files.base import ContentFile
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,17 @@ RENDITION_FORMAT = FORMATS["WEBP"]
 MAX_DECODED_SAMPLES = 40_000_000
 
 TOO_MANY_PIXELS = "The photo has too many pixels; please upload a smaller one."
+
+# A progressive JPEG is decoded scan by scan, and each scan costs a pass over the whole image:
+# cameras and encoders write 1 (baseline) to about 12; a crafted file can hold tens of thousands
+# of tiny ones and take a worker's CPU for minutes. Counted before decoding (an SOS marker,
+# FF DA, cannot occur inside entropy-coded data, where every FF byte is followed by 00).
+MAX_JPEG_SCANS = 100
+TOO_MANY_SCANS = (
+    "The photo is a JPEG built in a way no camera makes (too many scans); "
+    "please save it again or choose another photo."
+)
+_SCAN_MARKER = b"\xff\xda"
 
 
 class PhotoError(ValueError):
@@ -162,7 +173,42 @@ def reencode_photo(
         return _reencode(upload, max_edge=max_edge, max_pixels=max_pixels)
 
 
+def jpeg_scan_count(upload: IO[bytes], *, chunk_size: int = MEGABYTE) -> int:
+    """How many scans (SOS markers) a JPEG holds, read a chunk at a time; 0 if it is no JPEG."""
+    upload.seek(0)
+    if upload.read(2) != b"\xff\xd8":
+        return 0
+    count, carry = 0, b""
+    while chunk := upload.read(chunk_size):
+        # A marker split between two chunks is counted once: the carried byte joins the next.
+        count += (carry + chunk).count(_SCAN_MARKER)
+        carry = chunk[-1:]
+    return count
+
+
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+def _in_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
+    """The image's colours converted from its embedded ICC profile to sRGB, what browsers
+    assume for an image without one: the stored photo keeps its colours and carries no
+    foreign profile (which can hold anything). A profile that cannot be read is ignored."""
+    if not icc_profile:
+        return image
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+        if image.mode not in {"RGB", "RGBA", "CMYK", "L"}:
+            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+        mode = "RGBA" if image.mode == "RGBA" else "RGB"
+        converted = ImageCms.profileToProfile(image, source, SRGB, outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image
+    return converted if converted is not None else image
+
+
 def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
+    if jpeg_scan_count(upload) > MAX_JPEG_SCANS:
+        raise PhotoError(TOO_MANY_SCANS)
     upload.seek(0)
     try:
         with warnings.catch_warnings():
@@ -193,9 +239,12 @@ def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
             "Please choose another photo."
         ) from None
 
+    image = _in_srgb(image, icc_profile)
+    # Nothing of the original's metadata is written: Pillow would copy a JPEG comment (a
+    # script, a name, anything) and a PNG's transparency from `info`; only the latter is kept.
+    transparency = image.info.get("transparency")
+    image.info = {} if transparency is None else {"transparency": transparency}
     options: dict[str, object] = {}
-    if icc_profile:
-        options["icc_profile"] = icc_profile  # Keep colours right; it holds no personal data.
     if image_format == "JPEG":
         if image.mode not in {"RGB", "L"}:
             image = image.convert("RGB")

@@ -1,8 +1,10 @@
 """Photos: renditions at upload, bounded decoding, one decode at a time."""
 
 import io
+import itertools
 import logging
 import os
+import re
 import struct
 import time
 import zlib
@@ -15,11 +17,19 @@ from django.core.files.storage import FileSystemStorage, storages
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import reverse
-from PIL import Image
+from PIL import Image, ImageCms
 from pytest_django.asserts import assertContains
 
 from restaurant_review.models import Review
-from restaurant_review.photos import DECODING, PhotoError, reencode_photo, stored_names
+from restaurant_review.photos import (
+    DECODING,
+    MAX_JPEG_SCANS,
+    TOO_MANY_SCANS,
+    PhotoError,
+    jpeg_scan_count,
+    reencode_photo,
+    stored_names,
+)
 from tests.helpers import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -83,6 +93,64 @@ def test_png_declaring_too_many_pixels_is_refused_before_decoding() -> None:
     assert len(bomb) < 100_000
     with pytest.raises(PhotoError, match="too many pixels"):
         reencode(bomb)
+
+
+def progressive_jpeg_with_extra_scans(extra: int) -> bytes:
+    """A 2048 x 2048 progressive JPEG with `extra` copies of its smallest scan added before
+    the end: each costs a decoding pass; tens of thousands took a worker's CPU for seconds."""
+    noise = Image.effect_noise((2048, 2048), 64).convert("RGB")
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=80, progressive=True)
+    data = buffer.getvalue()
+    starts = [found.start() for found in re.finditer(b"\xff\xda", data)]
+    smallest = min((data[a:b] for a, b in itertools.pairwise(starts)), key=len)
+    return data[:-2] + smallest * extra + b"\xff\xd9"
+
+
+def test_a_jpeg_with_thousands_of_scans_is_refused_before_decoding() -> None:
+    bomb = progressive_jpeg_with_extra_scans(55_000)
+    assert len(bomb) < 5 * 1024 * 1024
+    with pytest.raises(PhotoError, match="too many scans") as refused:
+        reencode(bomb)
+    assert str(refused.value) == TOO_MANY_SCANS
+    # What cameras and encoders make passes: baseline, and progressive with its ten scans.
+    progressive = progressive_jpeg_with_extra_scans(0)
+    assert 1 < jpeg_scan_count(io.BytesIO(progressive)) <= MAX_JPEG_SCANS
+    assert reencode(progressive).width == 2048
+    assert jpeg_scan_count(io.BytesIO(image_bytes("JPEG"))) == 1
+
+
+def test_scans_are_counted_across_chunk_boundaries() -> None:
+    data = progressive_jpeg_with_extra_scans(3)
+    whole = jpeg_scan_count(io.BytesIO(data))
+    assert jpeg_scan_count(io.BytesIO(data), chunk_size=7) == whole
+    assert jpeg_scan_count(io.BytesIO(data), chunk_size=1) == whole
+    assert jpeg_scan_count(io.BytesIO(image_bytes("PNG"))) == 0
+
+
+@pytest.mark.parametrize("image_format", ["JPEG", "PNG", "WEBP"])
+def test_stored_photos_keep_no_comment_and_no_foreign_colour_profile(image_format: str) -> None:
+    """A comment (here a script) is not copied; colours are converted to sRGB from the
+    embedded profile, and no profile is stored."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    image = Image.new("RGB", (64, 48), (200, 30, 40))
+    buffer = io.BytesIO()
+    extra = {"comment": b"<script>alert(1)</script>"} if image_format == "JPEG" else {}
+    image.save(buffer, image_format, icc_profile=profile, **extra)
+    photo = reencode(buffer.getvalue())
+    assert b"<script>" not in photo.content
+    with Image.open(io.BytesIO(photo.content)) as stored:
+        assert "icc_profile" not in stored.info and "comment" not in stored.info
+        red, green, blue = stored.convert("RGB").getpixel((32, 24))
+    assert abs(red - 200) < 8 and green < 40 and blue < 50  # the same colour, in sRGB
+
+
+def test_an_unreadable_colour_profile_is_ignored() -> None:
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 40)).save(buffer, "JPEG", icc_profile=b"not a profile")
+    photo = reencode(buffer.getvalue())
+    with Image.open(io.BytesIO(photo.content)) as stored:
+        assert "icc_profile" not in stored.info
 
 
 def test_review_page_shows_renditions_and_links_the_full_photo(

@@ -48,15 +48,20 @@ def test_five_wrong_passwords_lock_that_username_from_that_address_only(
     assert attempt(attacker, RIGHT, address="203.0.113.9").status_code == HTTPStatus.FOUND
 
 
-def test_client_address_behind_app_service_comes_from_x_forwarded_for(settings: Any) -> None:
+def test_client_address_behind_app_service_is_the_entry_its_front_end_appends(
+    settings: Any,
+) -> None:
     factory = RequestFactory()
     forwarded = {"REMOTE_ADDR": "169.254.129.3"}
     settings.AZURE_MODE = True
     for header, expected in [
         ("203.0.113.7:51234", "203.0.113.7"),  # how App Service's front end sends it
-        ("[2001:db8::1]:443, 10.0.0.1", "2001:db8::1"),
+        ("10.0.0.1, [2001:db8::1]:443", "2001:db8::1"),
         ("203.0.113.8", "203.0.113.8"),
         ("2001:db8::2", "2001:db8::2"),
+        # What the client wrote itself comes first: never believed.
+        ("198.51.100.4, 203.0.113.9:50000", "203.0.113.9"),
+        ("198.51.100.4:1,198.51.100.5 , 203.0.113.10:2", "203.0.113.10"),
     ]:
         request = factory.get("/", HTTP_X_FORWARDED_FOR=header, **forwarded)
         assert client_ip(request) == expected
@@ -64,3 +69,32 @@ def test_client_address_behind_app_service_comes_from_x_forwarded_for(settings: 
     settings.AZURE_MODE = False
     request = factory.get("/", HTTP_X_FORWARDED_FOR="203.0.113.7:51234", REMOTE_ADDR="192.0.2.1")
     assert client_ip(request) == "192.0.2.1"
+
+
+def test_a_forged_forwarded_entry_neither_escapes_nor_causes_a_lockout(
+    django_user_model: Any, settings: Any
+) -> None:
+    """In Azure mode the client writes the start of X-Forwarded-For; App Service's front end
+    appends the real address. Varying the first entry does not dodge the lock, and naming
+    the admin's address there does not lock the admin out."""
+    settings.AZURE_MODE = True
+    django_user_model.objects.create_superuser("boss", "b@example.com", RIGHT)
+
+    def login(password: str, header: str) -> int:
+        return (
+            Client()
+            .post(
+                LOGIN,
+                {"username": "boss", "password": password, "next": "/admin/"},
+                HTTP_X_FORWARDED_FOR=header,
+                REMOTE_ADDR="169.254.129.3",
+            )
+            .status_code
+        )
+
+    attacker, admin = "203.0.113.66:40000", "198.51.100.4:50000"
+    answers = [login(f"guess-{n}", f"192.0.2.{n}, {attacker}") for n in range(5)]
+    assert answers[-1] == HTTPStatus.TOO_MANY_REQUESTS  # locked despite the varied entries
+    for n in range(5):
+        login(f"guess-{n}", f"198.51.100.4, {attacker}")  # posing as the admin's address
+    assert login(RIGHT, admin) == HTTPStatus.FOUND  # the real admin still gets in
