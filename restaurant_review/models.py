@@ -21,7 +21,7 @@ from restaurant_review.photos import (
     rendition_size,
     stored_names,
 )
-from restaurant_review.validators import validate_visible_text
+from restaurant_review.validators import validate_plain_text, validate_visible_text
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ class RestaurantQuerySet(models.QuerySet):
 class Restaurant(models.Model):
     name = models.CharField(max_length=100, validators=[validate_visible_text])
     street_address = models.CharField(max_length=200, validators=[validate_visible_text])
-    description = models.TextField(max_length=2000, blank=True)
+    description = models.TextField(max_length=2000, blank=True, validators=[validate_plain_text])
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     # What the restaurant's page shows changed this many times: every save of the restaurant
     # and every change to its reviews adds one, in the database (never a stale value read back
@@ -239,7 +239,7 @@ class Review(models.Model):
     rating = models.PositiveSmallIntegerField(
         validators=[MinValueValidator(RATING_MIN), MaxValueValidator(RATING_MAX)]
     )
-    review_text = models.TextField("review", max_length=2000)
+    review_text = models.TextField("review", max_length=2000, validators=[validate_plain_text])
     photo = ReviewPhotoField(upload_to=review_photo_path, max_length=200, blank=True)
     # The stored photo's size; None for a photo stored before renditions existed (until
     # `manage.py make_renditions` has made them), and for no photo.

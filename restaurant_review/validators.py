@@ -3,7 +3,11 @@
 A name made only of zero-width spaces shows as an invisible, unclickable entry, and bidi
 controls make "evil\\u202egnp.exe" display as "evilexe.png". Unicode's format characters
 (category Cf: zero-width spaces, bidi controls, ...) and control characters (Cc) are refused,
-except the zero-width joiner that emoji sequences need; and there must be something to see.
+except the zero-width joiner that emoji sequences need; and there must be something to see:
+fillers that count as letters but draw nothing (the Hangul fillers, the blank braille
+pattern) are not, and a letter may carry a few combining marks (Vietnamese stacks two), not
+the dozens that make it spill over the lines around it. Longer text (descriptions, reviews)
+may hold line breaks and tabs, but no format or control characters either.
 """
 
 import unicodedata
@@ -12,14 +16,20 @@ from django.core.exceptions import ValidationError
 
 ZERO_WIDTH_JOINER = "\u200d"
 VISIBLE_CATEGORIES = ("L", "N", "P", "S")  # letters, numbers, punctuation, symbols
+# Letters and symbols by category that nothing is drawn for.
+BLANKS = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+MAX_COMBINING_MARKS = 4  # on one character, after NFC composition
+LINE_BREAKS = frozenset("\n\r\t")
 
 
-def validate_visible_text(value: str) -> None:
+def _refuse_hidden(value: str, *, allowed: frozenset[str] = frozenset()) -> None:
     hidden = sorted(
         {
             char
             for char in value
-            if unicodedata.category(char) in {"Cf", "Cc"} and char != ZERO_WIDTH_JOINER
+            if unicodedata.category(char) in {"Cf", "Cc"}
+            and char != ZERO_WIDTH_JOINER
+            and char not in allowed
         }
     )
     if hidden:
@@ -29,5 +39,34 @@ def validate_visible_text(value: str) -> None:
             "is shown.",
             code="invisible_characters",
         )
-    if not any(unicodedata.category(char).startswith(VISIBLE_CATEGORIES) for char in value):
+
+
+def _longest_mark_run(value: str) -> int:
+    longest = run = 0
+    for char in unicodedata.normalize("NFC", value):
+        run = run + 1 if unicodedata.category(char) in {"Mn", "Me"} else 0
+        longest = max(longest, run)
+    return longest
+
+
+def validate_visible_text(value: str) -> None:
+    """For names and addresses: one line that shows what it says."""
+    _refuse_hidden(value)
+    if not any(
+        unicodedata.category(char).startswith(VISIBLE_CATEGORIES) and char not in BLANKS
+        for char in value
+    ):
         raise ValidationError("Enter visible letters or numbers.", code="nothing_visible")
+    if _longest_mark_run(value) > MAX_COMBINING_MARKS:
+        raise ValidationError(
+            f"Use at most {MAX_COMBINING_MARKS} accents on one letter.", code="too_many_marks"
+        )
+
+
+def validate_plain_text(value: str) -> None:
+    """For descriptions and reviews: line breaks and tabs, but no invisible formatting."""
+    _refuse_hidden(value, allowed=LINE_BREAKS)
+    if _longest_mark_run(value) > MAX_COMBINING_MARKS:
+        raise ValidationError(
+            f"Use at most {MAX_COMBINING_MARKS} accents on one letter.", code="too_many_marks"
+        )

@@ -169,6 +169,12 @@ def test_invalid_review_stores_nothing(
         ("evil\u202egnp.exe", "invisible formatting characters (U+202E)"),
         ("Caf\u00e9\u2066x\u2069", "U+2066, U+2069"),
         ("Tab\there", "U+0009"),
+        # Letters and symbols that draw nothing.
+        ("\u3164\u3164", "Enter visible letters or numbers"),
+        ("\u2800", "Enter visible letters or numbers"),
+        ("\uffa0 \uffa0", "Enter visible letters or numbers"),
+        # One letter under a tower of accents.
+        ("Z" + "\u0301\u0302\u0303\u0308" * 23, "at most 4 accents on one letter"),
     ],
 )
 def test_names_without_visible_characters_or_with_hidden_formatting_are_refused(
@@ -180,8 +186,26 @@ def test_names_without_visible_characters_or_with_hidden_formatting_are_refused(
 
 
 def test_names_people_use_are_accepted(make_restaurant: Any, review_data: Any) -> None:
-    for name in ["Café Olé", "Ресторан", "寿司 Sushi", "Chef 👨\u200d🍳 Kitchen", "A&W", "Nº 5"]:
+    names = ["Café Olé", "Ресторан", "寿司 Sushi", "Chef 👨\u200d🍳 Kitchen", "A&W", "Nº 5"]
+    names += ["Phở Hà Nội", "Quán Ăn Ngọc Bích", "한국 식당", "नमस्ते दिल्ली"]
+    for name in names:
         form = RestaurantForm({"name": name, "street_address": "1 Main St"})
         assert form.is_valid(), (name, form.errors)
     review = review_form(make_restaurant(), {**review_data, "user_name": "\u200b"})
     assert not review.is_valid() and "user_name" in review.errors
+
+
+@pytest.mark.parametrize("hidden", ["\u202e", "\u200b", "\u2066", "\x07", "\ufeff"])
+def test_reviews_and_descriptions_refuse_invisible_formatting(
+    make_restaurant: Any, review_data: Any, hidden: str
+) -> None:
+    text = f"Great food{hidden} and service."
+    review = review_form(make_restaurant(), {**review_data, "review_text": text})
+    assert not review.is_valid() and "invisible formatting" in review.errors["review_text"][0]
+    form = RestaurantForm({"name": "Ok", "street_address": "1 Main St", "description": text})
+    assert not form.is_valid() and "invisible formatting" in form.errors["description"][0]
+
+
+def test_reviews_keep_their_line_breaks_and_emoji(make_restaurant: Any, review_data: Any) -> None:
+    text = "Great food.\r\n\r\nService: slow\tbut kind 👨\u200d🍳 Phở!"
+    assert review_form(make_restaurant(), {**review_data, "review_text": text}).is_valid()
