@@ -196,6 +196,14 @@ class EntraRedisCache(RedisCache):
     def clear(self) -> Any:
         return self._call(super().clear, False)
 
+    def incr(self, key: Any, delta: int = 1, version: Any = None) -> Any:
+        """As Django's, with an unreachable Redis answering like a missing key (ValueError)."""
+        missing = object()
+        result = self._call(partial(super().incr, key, delta, version), missing)
+        if result is missing:
+            raise ValueError(f"Key '{key}' not found: the cache is unavailable")
+        return result
+
 
 class TwoTierCache(BaseCache):
     """Page parts in this process's memory first, then in a shared cache (OPTIONS "SHARED",

@@ -23,6 +23,12 @@ PHOTO_BUSY = (
 )
 
 
+TRAPPED = (
+    "Your post could not be accepted: a field meant to stay empty was filled in. "
+    "If you are a person, please reload the page and try again."
+)
+
+
 class SearchForm(forms.Form):
     q = forms.CharField(
         label="Search restaurants by name",
@@ -39,6 +45,15 @@ class SiteForm(forms.ModelForm):
 
     template_name = "forms/site_form.html"
     label_suffix = ""
+    # A bot trap: a field people never see (off-screen, hidden from screen readers, out of the
+    # tab order) that form-filling bots fill in. A post with it filled is refused.
+    homepage = forms.CharField(
+        label="Leave this empty",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
+    )
+    TRAP = "homepage"
 
     def notices(self) -> list[tuple[str, str]]:
         """(field name, a note shown at that field), for what the user should know."""
@@ -46,6 +61,12 @@ class SiteForm(forms.ModelForm):
 
     def get_context(self) -> dict[str, Any]:
         return {**super().get_context(), "notices": self.notices()}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if cleaned.get(self.TRAP):
+            raise forms.ValidationError(TRAPPED, code="trap")
+        return cleaned
 
     def full_clean(self) -> None:
         super().full_clean()
@@ -71,6 +92,18 @@ class RestaurantForm(SiteForm):
         model = Restaurant
         fields = ["name", "street_address", "description"]
         widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+
+    def existing_restaurant(self) -> Restaurant | None:
+        """A listed restaurant with this name and address, ignoring case and spacing."""
+
+        def plain(text: str) -> str:
+            return " ".join(text.casefold().split())
+
+        name, address = self.cleaned_data["name"], self.cleaned_data["street_address"]
+        for listed in Restaurant.objects.named(" ".join(name.split())):
+            if plain(listed.street_address) == plain(address):
+                return listed
+        return None
 
 
 class PhotoFormMixin:
@@ -165,6 +198,13 @@ class ReviewForm(PhotoFormMixin, SiteForm):
         if self.is_bound and self.errors and self.files.get("photo") and "photo" not in self.errors:
             return [("photo", "Your photo was not kept: please choose it again.")]
         return []
+
+    def stored_photo_bytes(self) -> int:
+        """What the photo (with its renditions) will take in storage; 0 without one."""
+        photo = self.cleaned_data.get("photo")
+        if not isinstance(photo, PhotoFile):
+            return 0
+        return len(photo.photo.content) + sum(len(r.content) for r in photo.photo.renditions)
 
     def save(self, commit: bool = True) -> Review:
         review = super().save(commit=False)

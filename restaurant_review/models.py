@@ -92,6 +92,12 @@ class RestaurantQuerySet(models.QuerySet):
             }
         )
 
+    def named(self, name: str) -> "RestaurantQuerySet":
+        """Restaurants called `name`, ignoring case for every letter (as search does)."""
+        if connections[self.db].vendor == "sqlite":
+            return self.alias(name_folded=Casefold("name")).filter(name_folded=name.casefold())
+        return self.filter(name__iexact=name)
+
     def search(self, text: str) -> "RestaurantQuerySet":
         """Restaurants whose name contains `text`, ignoring case for every letter ("éclair"
         finds "Café Éclair"). PostgreSQL's ILIKE does that itself, and the home page's order

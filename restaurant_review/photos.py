@@ -170,7 +170,7 @@ def reencode_photo(
             f"The photo is {megabytes(size)} MB; the largest accepted is {megabytes(max_bytes)} MB."
         )
     with DECODING.taken(wait_seconds=wait_seconds):
-        return _reencode(upload, max_edge=max_edge, max_pixels=max_pixels)
+        return _reencode(upload, size=size, max_edge=max_edge, max_pixels=max_pixels)
 
 
 def jpeg_scan_count(upload: IO[bytes], *, chunk_size: int = MEGABYTE) -> int:
@@ -206,7 +206,49 @@ def _in_srgb(image: Image.Image, icc_profile: bytes | None) -> Image.Image:
     return converted if converted is not None else image
 
 
-def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
+def _webp_is_lossless(upload: IO[bytes]) -> bool:
+    position = upload.tell()
+    upload.seek(0)
+    head = upload.read(4096)
+    upload.seek(position)
+    return b"VP8L" in head[12:] and b"VP8 " not in head[12:]
+
+
+def largest_stored(size: int) -> int:
+    """The most a photo uploaded as `size` bytes may take once re-encoded: never much larger
+    than its upload (twice it, or 256 KB more for a small one)."""
+    return max(2 * size, size + 256 * 1024)
+
+
+NOT_COMPACT = (
+    "The photo could not be stored at a size close to its upload; please send it as a "
+    "JPEG straight from your camera or phone."
+)
+
+
+def _encoded(image: Image.Image, image_format: str, options: dict[str, object]) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def _encodings(image_format: str, *, lossless_source: bool) -> list[dict[str, object]]:
+    """The save() options to try for a photo, the usual first: a lossless WebP upload is kept
+    lossless (fast settings), then lossy; a JPEG at 85, then at lower qualities."""
+    if image_format == "JPEG":
+        return [
+            {"quality": 85, "optimize": True, "progressive": True},
+            {"quality": 70, "optimize": True, "progressive": True},
+            {"quality": 50, "optimize": True, "progressive": True},
+        ]
+    if image_format == "WEBP":
+        lossy: dict[str, object] = {"quality": 85, "method": 4}
+        lossless: dict[str, object] = {"lossless": True, "quality": 10, "method": 0}
+        return [lossless, lossy] if lossless_source else [lossy, lossless]
+    return [{"optimize": True}]
+
+
+def _reencode(upload: IO[bytes], *, size: int, max_edge: int, max_pixels: int) -> Photo:
     if jpeg_scan_count(upload) > MAX_JPEG_SCANS:
         raise PhotoError(TOO_MANY_SCANS)
     upload.seek(0)
@@ -215,6 +257,8 @@ def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(upload, formats=list(FORMATS)) as original:
                 image_format = original.format or ""  # one of FORMATS: Pillow tried no other
+                # A WebP's lossless bitstream is VP8L (lossy: VP8, or VP8X with either).
+                lossless_source = image_format == "WEBP" and _webp_is_lossless(upload)
                 if original.width * original.height > max_pixels:
                     raise PhotoError(TOO_MANY_PIXELS)
                 if image_format == "JPEG":
@@ -244,22 +288,22 @@ def _reencode(upload: IO[bytes], *, max_edge: int, max_pixels: int) -> Photo:
     # script, a name, anything) and a PNG's transparency from `info`; only the latter is kept.
     transparency = image.info.get("transparency")
     image.info = {} if transparency is None else {"transparency": transparency}
-    options: dict[str, object] = {}
-    if image_format == "JPEG":
-        if image.mode not in {"RGB", "L"}:
-            image = image.convert("RGB")
-        options.update(quality=85, optimize=True, progressive=True)
-    elif image_format == "WEBP":
-        if image.mode not in {"RGB", "RGBA"}:
-            image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-        options.update(quality=85, method=4)
+    if image_format == "JPEG" and image.mode not in {"RGB", "L"}:
+        image = image.convert("RGB")
+    elif image_format == "WEBP" and image.mode not in {"RGB", "RGBA"}:
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    # Only what is passed to save() is written: no EXIF, XMP or text chunks from the original.
+    # The first encoding within largest_stored(size) is kept: a file that compresses far
+    # better than a photo (a lossless WebP of a fine pattern grew 7,000 times as lossy WebP)
+    # gets another; if none is, the photo is refused.
+    for options in _encodings(image_format, lossless_source=lossless_source):
+        content = _encoded(image, image_format, options)
+        if len(content) <= largest_stored(size):
+            break
     else:
-        options.update(optimize=True)
-    # Only what is passed here is written: no EXIF, XMP or text chunks from the original.
-    buffer = io.BytesIO()
-    image.save(buffer, format=image_format, **options)
+        raise PhotoError(NOT_COMPACT)
     return Photo(
-        content=buffer.getvalue(),
+        content=content,
         format=FORMATS[image_format],
         width=image.width,
         height=image.height,

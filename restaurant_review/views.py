@@ -17,7 +17,7 @@ from django.views.decorators.http import (
     require_safe,
 )
 
-from restaurant_review import caching
+from restaurant_review import caching, limits
 from restaurant_review.forms import RestaurantForm, ReviewForm, SearchForm
 from restaurant_review.models import Restaurant, Review
 
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # 24 cards fill every row at 1, 2, 3 or 4 columns.
 RESTAURANTS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
+
+ALREADY_POSTED = "You have already posted this review here. Thank you!"
 
 PHOTO_NOT_STORED = (
     "Your photo could not be stored just now, so the review was not saved. "
@@ -109,11 +111,43 @@ def details(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_details(request, pk)
 
 
+def _too_many_posts(request: HttpRequest, exceeded: limits.LimitExceeded) -> HttpResponse:
+    """429 in the site's layout: what the limit is and when posting works again."""
+    minutes = max(1, round(exceeded.retry_after / 60))
+    context = {
+        "exceeded": exceeded,
+        "wait": f"{minutes} minute{'s' if minutes != 1 else ''}"
+        if minutes < 120
+        else f"{round(minutes / 60)} hours",
+    }
+    response = render(request, "429_posting.html", context, status=HTTPStatus.TOO_MANY_REQUESTS)
+    response["Retry-After"] = str(exceeded.retry_after)
+    log_response(
+        "Posting limit reached: %s on %s",
+        str(exceeded),
+        request.path,
+        response=response,
+        request=request,
+        logger=logger,
+        level="warning",
+    )
+    return response
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def create_restaurant(request: HttpRequest) -> HttpResponse:
     form = RestaurantForm(request.POST or None)
     if request.method == "POST":
         if form.is_valid():
+            existing = form.existing_restaurant()
+            if existing is not None:
+                # Listed already: the visitor goes to it (and can review it there).
+                messages.info(request, f"“{existing.name}” is already listed: here it is.")
+                return redirect(existing)
+            try:
+                limits.take(request, ("restaurants", 1, "restaurants added"))
+            except limits.LimitExceeded as exceeded:
+                return _too_many_posts(request, exceeded)
             restaurant = form.save()
             messages.success(request, f"Restaurant “{restaurant.name}” was added.")
             return redirect(restaurant)
@@ -130,6 +164,11 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     # The restaurant alone: its rating stats are drawn (from the cache, or queried then) only
     # if the form comes back with errors.
     restaurant = get_object_or_404(Restaurant, pk=pk)
+    try:
+        # Before the photo is decoded: a post over the limit costs no CPU.
+        limits.check(request, "reviews", what="reviews")
+    except limits.LimitExceeded as exceeded:
+        return _too_many_posts(request, exceeded)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
         if form.has_error("photo", code="busy"):
@@ -150,12 +189,25 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
             )
             return response
         return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
+    text = form.cleaned_data["review_text"]
+    if limits.already_posted(request, pk, text):
+        form.add_error("review_text", ALREADY_POSTED)
+        return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
+    try:
+        limits.take(
+            request,
+            ("reviews", 1, "reviews"),
+            ("photo_bytes", form.stored_photo_bytes(), "photos"),
+        )
+    except limits.LimitExceeded as exceeded:
+        return _too_many_posts(request, exceeded)
     try:
         form.save()
     except OSError as exc:
         logger.error("Review for restaurant %s not saved: photo storage failed: %s", pk, exc)
         form.add_error("photo", PHOTO_NOT_STORED)
         return _render_details(request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE)
+    limits.remember_posted(request, pk, text)
     logger.info("Review %s posted for restaurant %s", form.instance.pk, pk)
     messages.success(request, "Thank you! Your review was posted.")
     return redirect(restaurant)

@@ -117,9 +117,12 @@ def http_request(
     headers: Mapping[str, str] | None = None,
     body: bytes | None = None,
     timeout: float = 10,
+    source: str | None = None,
 ) -> tuple[int, dict[str, str], bytes]:
-    """One HTTP request to a loopback server. Redirects are returned, never followed (an
-    HTTPS redirect to the public host name must not leave this machine)."""
+    """One HTTP request to a loopback server, from the loopback address `source` (127.0.0.N:
+    each visitor its own) if given. Redirects are returned, never followed (an HTTPS redirect
+    to the public host name must not leave this machine)."""
+    source_address = (source, 0) if source else None
     parts = urllib.parse.urlsplit(url)
     assert parts.hostname in {"127.0.0.1", "localhost"}, f"tests talk to loopback only: {url}"
     if parts.scheme == "https":  # the test's own certificate, on loopback
@@ -127,10 +130,16 @@ def http_request(
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-            parts.hostname, parts.port, timeout=timeout, context=context
+            parts.hostname,
+            parts.port,
+            timeout=timeout,
+            context=context,
+            source_address=source_address,
         )
     else:
-        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout)
+        connection = http.client.HTTPConnection(
+            parts.hostname, parts.port, timeout=timeout, source_address=source_address
+        )
     try:
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         connection.request(method, path or "/", body=body, headers=dict(headers or {}))
@@ -171,12 +180,15 @@ def post_form(
     photo: bytes | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float = 60,
+    source: str | None = None,
 ) -> tuple[int, float]:
     """Post a review form as a browser would: the page's CSRF cookie and token first, then a
     multipart body (with `photo` as a JPEG file). Returns the status of the page if it failed,
     else of the POST, and how long that request took."""
     start = time.monotonic()
-    status, response_headers, body = http_request(base + page, headers=headers, timeout=timeout)
+    status, response_headers, body = http_request(
+        base + page, headers=headers, timeout=timeout, source=source
+    )
     if status != 200:
         return status, time.monotonic() - start
     cookie = response_headers.get("set-cookie", "").split(";")[0]
@@ -205,7 +217,12 @@ def post_form(
     }
     start = time.monotonic()
     status, _, _ = http_request(
-        base + action, method="POST", headers=post_headers, body=b"".join(parts), timeout=timeout
+        base + action,
+        method="POST",
+        headers=post_headers,
+        body=b"".join(parts),
+        timeout=timeout,
+        source=source,
     )
     return status, time.monotonic() - start
 

@@ -196,7 +196,7 @@ def test_the_etag_is_per_visitor_and_absent_while_a_message_waits(
 
 def test_the_csrf_token_stays_per_visitor(client: Client, make_restaurant: Any) -> None:
     url = make_restaurant().get_absolute_url()
-    first, second = Client(), Client()
+    first, second = Client(REMOTE_ADDR="127.0.0.2"), Client(REMOTE_ADDR="127.0.0.3")
     tokens = set()
     for visitor in (first, second):
         html = page(visitor, url)

@@ -303,3 +303,20 @@ def test_purge_deletes_old_orphans_with_renditions_and_keeps_the_rest(
     call_command("purge_orphan_photos", "--older-than", "0", stdout=io.StringIO())
     assert [p.name for p in media_files() if p.name == "young.jpg"] == []
     assert Review.objects.get().photo.name == kept and storage.exists(kept)
+
+
+def test_a_photo_that_would_grow_is_stored_another_way_or_refused() -> None:
+    """A lossless WebP of a fine pattern is a few hundred bytes; as lossy WebP it grew to
+    megabytes. Stored losslessly instead: never much larger than the upload."""
+    cells = 2048 * 2048
+    pattern = Image.frombytes("L", (2048, 2048), (b"\0\xff\xff\0\xff" * cells)[:cells])
+    buffer = io.BytesIO()
+    pattern.convert("RGB").save(buffer, "WEBP", lossless=True, method=0)
+    upload_size = len(buffer.getvalue())
+    photo = reencode(buffer.getvalue())
+    assert len(photo.content) <= max(2 * upload_size, upload_size + 256 * 1024)
+    with Image.open(io.BytesIO(photo.content)) as stored:
+        assert stored.format == "WEBP" and stored.size == (2048, 2048)
+    # An ordinary photo keeps the usual encoding.
+    camera = reencode(image_bytes("JPEG", size=(1600, 1200)))
+    assert camera.format.name == "JPEG"

@@ -58,14 +58,19 @@ def redis_cache(
 def test_settings_make_a_tls_redis_cache_with_entra_and_the_azure_ports() -> None:
     from azureproject.config import cache_settings
 
-    managed = cache_settings({"REDIS_HOST": "rr.eastus.redis.azure.net"}, key_prefix="k")
+    where = {"key_prefix": "k", "limits_dir": Path("/tmp/limits")}
+    managed = cache_settings({"REDIS_HOST": "rr.eastus.redis.azure.net"}, **where)
     assert managed["default"]["LOCATION"] == "rediss://rr.eastus.redis.azure.net:10000/0"
     assert managed["default"]["BACKEND"] == "azureproject.cache.EntraRedisCache"
-    classic = cache_settings({"REDIS_HOST": "rr.redis.cache.windows.net"}, key_prefix="k")
+    classic = cache_settings({"REDIS_HOST": "rr.redis.cache.windows.net"}, **where)
     assert classic["default"]["LOCATION"] == "rediss://rr.redis.cache.windows.net:6380/0"
     assert "password" not in str(managed).lower()
-    embedded = cache_settings({}, key_prefix="k")
+    embedded = cache_settings({}, **where)
     assert embedded["default"]["BACKEND"].endswith("LocMemCache")
+    # Posting limits: shared by every instance through Redis; by the workers through files.
+    assert managed["limits"]["LOCATION"] == managed["default"]["LOCATION"]
+    assert managed["limits"]["KEY_PREFIX"] == "limits"  # not the code's: a deploy keeps counts
+    assert embedded["limits"]["BACKEND"].endswith("FileBasedCache")
 
 
 def test_cache_logs_in_as_the_identity_and_reauthenticates_before_expiry(

@@ -1,0 +1,149 @@
+"""Per-visitor posting limits, counted in a cache every worker and instance shares.
+
+A visitor is the client address (settings.CLIENT_IP_CALLABLE, the one helper that decides it;
+an IPv6 address counts by its /64, which one host gets), kept only as a keyed digest. Each
+limit is a count per window ("5/10m,20/1d": five per ten minutes and twenty per day); counts
+live in the cache alias "limits" (Redis when the site has one), in fixed windows, and go up
+with an atomic increment before anything is stored: one over is taken back and refused.
+POST_LIMITS=off turns every limit off (for load tests and benchmarks). When the cache cannot
+be reached, posting goes on: an outage of the cache must not stop people posting.
+"""
+
+import contextlib
+import hashlib
+import ipaddress
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+from django.utils.module_loading import import_string
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+UNIT_NAMES = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    def window(self) -> str:
+        """For people: "10 minutes", "hour", "day"."""
+        for unit in sorted(UNIT_NAMES, reverse=True):
+            if self.seconds % unit == 0:
+                number = self.seconds // unit
+                return UNIT_NAMES[unit] if number == 1 else f"{number} {UNIT_NAMES[unit]}s"
+        return f"{self.seconds} seconds"
+
+
+def parse_rates(text: str) -> tuple[Rate, ...]:
+    """ "5/10m,20/1d" -> five per 10 minutes and twenty per day (units s, m, h, d)."""
+    rates = []
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        found = re.fullmatch(r"(\d+)\s*/\s*(\d*)\s*([smhd])", part)
+        if not found:
+            raise ValueError(f"not a rate (COUNT/PERIOD, e.g. 5/10m): {part!r}")
+        count, number, unit = int(found[1]), int(found[2] or 1), found[3]
+        rates.append(Rate(count, number * UNITS[unit]))
+    return tuple(rates)
+
+
+# Kinds counted in bytes, shown to people in megabytes.
+BYTE_KINDS = {"photo_bytes"}
+
+
+class LimitExceeded(Exception):
+    """Over a posting limit: `retry_after` seconds until the window that is full ends;
+    `limit` says it for people ("5 reviews per 10 minutes", "60 MB of photos per day")."""
+
+    def __init__(self, *, kind: str, what: str, rate: Rate, retry_after: int) -> None:
+        count = f"{rate.count // (1024 * 1024)} MB of" if kind in BYTE_KINDS else rate.count
+        self.limit = f"{count} {what} per {rate.window()}"
+        super().__init__(self.limit)
+        self.rate, self.retry_after = rate, retry_after
+
+
+def visitor(request: HttpRequest) -> str:
+    """A keyed digest of the visitor's address (its /64 for IPv6): no address is stored."""
+    address = import_string(settings.CLIENT_IP_CALLABLE)(request) or "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+        if parsed.version == 6:
+            address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    except ValueError:
+        pass
+    return salted_hmac("restaurant_review.limits", address).hexdigest()[:32]
+
+
+def _count(key: str, amount: int, timeout: int) -> int | None:
+    cache = caches["limits"]
+    cache.add(key, 0, timeout)
+    try:
+        return cache.incr(key, amount)
+    except ValueError:  # gone between add and incr (evicted, expired, or the cache is down)
+        return None
+
+
+def check(request: HttpRequest, kind: str, *, what: str) -> None:
+    """LimitExceeded if this visitor has used up a window of `kind` already: asked before the
+    costly work (decoding a photo) for a post that could not be accepted anyway."""
+    if not settings.POST_LIMITS_ENABLED:
+        return
+    now, who = time.time(), visitor(request)
+    for rate in settings.POST_LIMITS.get(kind, ()):
+        window = int(now // rate.seconds)
+        used = caches["limits"].get(f"limit:{kind}:{who}:{rate.seconds}:{window}") or 0
+        if used >= rate.count:
+            retry_after = max(1, int((window + 1) * rate.seconds - now))
+            raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
+
+
+def take(request: HttpRequest, *wanted: tuple[str, int, str]) -> None:
+    """Count each (kind, amount, what) for this visitor in every window of
+    settings.POST_LIMITS[kind] (kinds: reviews, restaurants, photo_bytes); if any would go
+    over, take back all of them and raise LimitExceeded (`what` names that one for people)."""
+    if not settings.POST_LIMITS_ENABLED:
+        return
+    now, who, counted = time.time(), visitor(request), []
+    for kind, amount, what in wanted:
+        for rate in settings.POST_LIMITS.get(kind, ()) if amount > 0 else ():
+            window = int(now // rate.seconds)
+            key = f"limit:{kind}:{who}:{rate.seconds}:{window}"
+            total = _count(key, amount, rate.seconds + 60)
+            if total is None:
+                continue
+            counted.append((key, amount))
+            if total > rate.count:
+                for done, done_amount in counted:
+                    with contextlib.suppress(ValueError):  # gone meanwhile: nothing to undo
+                        caches["limits"].decr(done, done_amount)
+                retry_after = max(1, int((window + 1) * rate.seconds - now))
+                raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
+
+
+def _text_digest(text: str) -> str:
+    return hashlib.sha256(" ".join(text.casefold().split()).encode()).hexdigest()[:32]
+
+
+def _seen_key(request: HttpRequest, restaurant_id: int, text: str) -> str:
+    return f"seen:{restaurant_id}:{visitor(request)}:{_text_digest(text)}"
+
+
+# How long a visitor's review text is remembered, to refuse the same one again.
+SEEN_SECONDS = 7 * 86400
+
+
+def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
+    """Whether this visitor posted the same text (ignoring case and spacing) here lately."""
+    if not settings.POST_LIMITS_ENABLED:
+        return False
+    return caches["limits"].get(_seen_key(request, restaurant_id, text)) is not None
+
+
+def remember_posted(request: HttpRequest, restaurant_id: int, text: str) -> None:
+    if settings.POST_LIMITS_ENABLED:
+        caches["limits"].set(_seen_key(request, restaurant_id, text), 1, SEEN_SECONDS)
