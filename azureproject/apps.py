@@ -16,6 +16,10 @@ def log_failed_login(
 
     where = client_ip(request) if request is not None else "no request"
     logger.warning("Failed login for username %r from %s", credentials.get("username"), where)
+    if request is not None and not getattr(request, "axes_locked_out", False):
+        from azureproject.login_throttle import record_failure
+
+        record_failure(request)
 
 
 class AzureProjectConfig(AppConfig):

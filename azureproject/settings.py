@@ -138,9 +138,13 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # so an attacker cannot lock the real admin out from elsewhere. Each failure is one log line
 # (never the password). Unlock at once with `python manage.py axes_reset`.
 AUTHENTICATION_BACKENDS = [
+    # Wrong passwords from one address across usernames (password spraying): see the module.
+    "azureproject.login_throttle.AddressThrottleBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
+# Wrong passwords from one address, whatever the usernames, before it may not sign in at all.
+LOGIN_FAILURES_PER_ADDRESS = Rate(20, 15 * 60)
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]

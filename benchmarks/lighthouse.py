@@ -137,7 +137,11 @@ def main() -> None:
     parser.add_argument("--screenshots", action="store_true", help="refresh docs/screenshots/")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="rr-lighthouse-"))
-    env = base_env(SQLITE_PATH=str(workdir / "db.sqlite3"), MEDIA_ROOT=str(workdir / "media"))
+    env = base_env(
+        POST_LIMITS="off",
+        SQLITE_PATH=str(workdir / "db.sqlite3"),
+        MEDIA_ROOT=str(workdir / "media"),
+    )
     try:
         assert manage("migrate", "--noinput", env=env).returncode == 0
         seeded = manage(

@@ -141,6 +141,7 @@ def main() -> None:
     workers = multiprocessing.cpu_count() * 2 + 1  # gunicorn.conf.py's default
     media = tempfile.mkdtemp(prefix="rr-bench-media-")
     env = base_env(
+        POST_LIMITS="off",
         **app.env,
         **(redis_server.env if redis_server else {}),
         DJANGO_SETTINGS_MODULE="benchmarks.settings",

@@ -41,6 +41,7 @@ def redis_cache(
     settings: Any,
     monkeypatch: pytest.MonkeyPatch,
     identity_in_process: Callable[[IdentityEndpoint], None],
+    tmp_path: Path,
 ) -> Iterator[Any]:
     """This process's default cache in the test Redis, as settings make it from REDIS_HOST."""
     from azureproject.config import cache_settings
@@ -49,7 +50,9 @@ def redis_cache(
     monkeypatch.setenv("SSL_CERT_FILE", str(redis_server.ca_file))
     client_id = next(iter(redis_identity.client_ids))
     env = {**redis_server.env, "AZURE_CLIENT_ID": client_id}
-    settings.CACHES = cache_settings(env, key_prefix=f"test-{uuid.uuid4().hex[:8]}")
+    settings.CACHES = cache_settings(
+        env, key_prefix=f"test-{uuid.uuid4().hex[:8]}", limits_dir=tmp_path / "limits"
+    )
     cache = caches["default"]
     yield cache
     cache.close()

@@ -98,3 +98,22 @@ def test_a_forged_forwarded_entry_neither_escapes_nor_causes_a_lockout(
     for n in range(5):
         login(f"guess-{n}", f"198.51.100.4, {attacker}")  # posing as the admin's address
     assert login(RIGHT, admin) == HTTPStatus.FOUND  # the real admin still gets in
+
+
+def test_password_spraying_across_usernames_locks_the_address_not_the_admin(
+    django_user_model: Any, caplog: Any
+) -> None:
+    """A few passwords for each of many usernames never reaches the per-username lock; every
+    failure from one address counts toward a limit across usernames (20 per 15 minutes)."""
+    django_user_model.objects.create_superuser("boss", "b@example.com", RIGHT)
+    sprayer = Client()
+    answers = [
+        attempt(sprayer, "Summer2026!", address="203.0.113.50", username=f"user{n}").status_code
+        for n in range(21)
+    ]
+    assert answers[:20] == [200] * 20 and answers[20] == HTTPStatus.TOO_MANY_REQUESTS
+    # Now nothing from that address signs in, the right password included.
+    locked = attempt(sprayer, RIGHT, address="203.0.113.50")
+    assertContains(locked, "Too many failed sign-ins (429)", status_code=429)
+    # The real admin, elsewhere, is not locked out by the sprayer.
+    assert attempt(Client(), RIGHT, address="198.51.100.4").status_code == HTTPStatus.FOUND

@@ -1,0 +1,53 @@
+"""Password spraying: wrong passwords from one address across many usernames.
+
+django-axes locks a username from an address after AXES_FAILURE_LIMIT wrong passwords, so the
+real admin is never locked out from elsewhere; an attacker trying a few passwords on each of
+many usernames never reaches it. Here every failed sign-in from an address is counted too, in
+the limits cache every worker and instance shares, and past LOGIN_FAILURES_PER_ADDRESS in its
+window that address may not sign in at all until the window ends (axes' 429 page). Unlike the
+posting limits, this one stays on with POST_LIMITS=off: it guards the admin.
+"""
+
+import time
+from typing import Any
+
+from axes.exceptions import AxesBackendPermissionDenied
+from django.conf import settings
+from django.contrib.auth.backends import BaseBackend
+from django.core.cache import caches
+from django.http import HttpRequest
+
+from restaurant_review.limits import visitor
+
+
+def _key(request: HttpRequest) -> tuple[str, int]:
+    rate = settings.LOGIN_FAILURES_PER_ADDRESS
+    window = int(time.time() // rate.seconds)
+    return f"login-failures:{visitor(request)}:{rate.seconds}:{window}", rate.seconds + 60
+
+
+def record_failure(request: HttpRequest) -> None:
+    key, timeout = _key(request)
+    cache = caches["limits"]
+    cache.add(key, 0, timeout)
+    try:
+        cache.incr(key)
+    except ValueError:  # the cache is unreachable or the key just expired: not counted
+        pass
+
+
+def address_locked(request: HttpRequest) -> bool:
+    key, _ = _key(request)
+    return (caches["limits"].get(key) or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
+
+
+class AddressThrottleBackend(BaseBackend):
+    """First in AUTHENTICATION_BACKENDS: refuses every sign-in from an address that has used
+    up its failed sign-ins, before any password is checked; axes' middleware then answers
+    with its lockout page."""
+
+    def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
+        if request is not None and address_locked(request):
+            request.axes_locked_out = True  # type: ignore[attr-defined]
+            raise AxesBackendPermissionDenied("too many failed sign-ins from this address")
+        return None
