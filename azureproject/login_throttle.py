@@ -13,7 +13,6 @@ from typing import Any
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
-from django.contrib.auth.backends import BaseBackend
 from django.core.cache import caches
 from django.http import HttpRequest
 
@@ -41,10 +40,11 @@ def address_locked(request: HttpRequest) -> bool:
     return (caches["limits"].get(key) or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
 
 
-class AddressThrottleBackend(BaseBackend):
+class AddressThrottleBackend:
     """First in AUTHENTICATION_BACKENDS: refuses every sign-in from an address that has used
     up its failed sign-ins, before any password is checked; axes' middleware then answers
-    with its lockout page."""
+    with its lockout page. It authenticates no one and has no get_user(): sessions are the
+    other backends' (Django picks the first backend with get_user for them)."""
 
     def authenticate(self, request: HttpRequest | None, **credentials: Any) -> None:
         if request is not None and address_locked(request):

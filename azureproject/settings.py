@@ -163,6 +163,8 @@ POST_LIMITS_ENABLED = env.get("POST_LIMITS", "on").strip().lower() not in {"off"
 POST_LIMITS = {
     "reviews": parse_rates(env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d")),
     "restaurants": parse_rates(env.get("POST_LIMIT_RESTAURANTS", "3/1h,10/1d")),
+    # Reports of reviews, for the moderators.
+    "reports": parse_rates("10/1h,30/1d"),
     "photo_bytes": tuple(
         Rate(rate.count * 1024 * 1024, rate.seconds)
         for rate in parse_rates(env.get("POST_LIMIT_PHOTO_MB", "60/1d"))

@@ -1,14 +1,20 @@
 from typing import cast
 
-from django import forms
-from django.contrib import admin
-from django.db import models
-from django.db.models import QuerySet
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.defaultfilters import truncatechars
 from django.utils.html import format_html
 
 from restaurant_review.forms import ReviewAdminForm
-from restaurant_review.models import Restaurant, RestaurantQuerySet, Review
+from restaurant_review.models import (
+    Report,
+    ReportedReview,
+    Restaurant,
+    RestaurantQuerySet,
+    Review,
+    ReviewQuerySet,
+)
 
 
 def _photo_preview(review: Review, *, height: int) -> str:
@@ -27,23 +33,22 @@ def _photo_preview(review: Review, *, height: int) -> str:
 
 
 class ReviewInline(admin.TabularInline):
+    """A restaurant's reviews as compact read-only rows, each linking to its own page (where
+    it is edited): a restaurant with 58 reviews was 58 editable boxes, 5,300 px of them."""
+
     model = Review
-    form = ReviewAdminForm
+    fields = ["user_name", "rating", "excerpt", "hidden", "created_at"]
+    readonly_fields = ["user_name", "rating", "excerpt", "hidden", "created_at"]
     extra = 0
-    # Narrow inputs, so a restaurant with many reviews fits the page without sideways scrolling.
-    formfield_overrides = {
-        models.CharField: {"widget": forms.TextInput(attrs={"size": 14})},
-        models.TextField: {"widget": forms.Textarea(attrs={"rows": 2, "cols": 34})},
-    }
-    # The photo is changed on the review's own page (show_change_link): a file input per row
-    # would make the table too wide.
-    fields = ["user_name", "rating", "review_text", "photo_thumbnail", "created_at"]
-    readonly_fields = ["created_at", "photo_thumbnail"]
+    can_delete = False
     show_change_link = True
 
-    @admin.display(description="Photo")
-    def photo_thumbnail(self, review: Review) -> str:
-        return _photo_preview(review, height=48)
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Review")
+    def excerpt(self, review: Review) -> str:
+        return truncatechars(review.review_text, 90)
 
 
 @admin.register(Restaurant)
@@ -65,20 +70,106 @@ class RestaurantAdmin(admin.ModelAdmin):
         return "—" if restaurant.avg_rating is None else f"{restaurant.avg_rating:.1f}"
 
 
+class ReportInline(admin.TabularInline):
+    model = Report
+    fields = ["reason", "created_at"]
+    readonly_fields = ["reason", "created_at"]
+    extra = 0
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ReportedFilter(admin.SimpleListFilter):
+    title = "reports"
+    parameter_name = "reported"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Reported"), ("no", "Not reported")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet | None:
+        if self.value() == "yes":
+            return queryset.filter(report_count__gt=0)
+        if self.value() == "no":
+            return queryset.filter(report_count=0)
+        return None
+
+
 @admin.register(Review)
 class ReviewAdmin(admin.ModelAdmin):
     form = ReviewAdminForm
-    list_display = ["restaurant", "user_name", "rating", "created_at", "photo_thumbnail"]
-    list_filter = ["rating", "created_at"]
+    list_display = [
+        "excerpt",
+        "restaurant",
+        "user_name",
+        "rating",
+        "report_count",
+        "hidden",
+        "created_at",
+        "photo_thumbnail",
+    ]
+    list_display_links = ["excerpt"]
+    list_filter = ["hidden", ReportedFilter, "rating", "created_at"]
     search_fields = ["user_name", "review_text", "restaurant__name"]
     list_select_related = ["restaurant"]
     autocomplete_fields = ["restaurant"]
     readonly_fields = ["created_at", "photo_preview"]
+    inlines = [ReportInline]
+    actions = ["hide", "unhide", "dismiss_reports"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
+        # Annotated before the admin's ordering is applied: it may sort by the report count.
+        reviews = self.model._default_manager.annotate(report_count=Count("reports"))
+        ordering = self.get_ordering(request)
+        return reviews.order_by(*ordering) if ordering else reviews
+
+    @admin.display(description="Review")
+    def excerpt(self, review: Review) -> str:
+        return truncatechars(review.review_text, 80)
+
+    @admin.display(description="Reports", ordering="report_count")
+    def report_count(self, review: Review) -> int:
+        return review.report_count  # type: ignore[attr-defined]
 
     @admin.display(description="Photo")
     def photo_thumbnail(self, review: Review) -> str:
-        return _photo_preview(review, height=48)
+        return _photo_preview(review, height=40)
 
     @admin.display(description="Photo preview")
     def photo_preview(self, review: Review) -> str:
         return _photo_preview(review, height=240)
+
+    @admin.action(description="Hide the selected reviews from the site")
+    def hide(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        changed = cast(ReviewQuerySet, queryset).hide()
+        self.message_user(request, f"{changed} review{'s' * (changed != 1)} hidden.")
+
+    @admin.action(description="Show the selected reviews on the site again")
+    def unhide(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        changed = cast(ReviewQuerySet, queryset).hide(False)
+        self.message_user(request, f"{changed} review{'s' * (changed != 1)} shown again.")
+
+    @admin.action(description="Dismiss the reports of the selected reviews (keep them as they are)")
+    def dismiss_reports(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        pks = list(queryset.values_list("pk", flat=True))
+        deleted, _ = Report.objects.filter(review__in=pks).delete()
+        self.message_user(
+            request, f"{deleted} report{'s' * (deleted != 1)} dismissed.", messages.SUCCESS
+        )
+
+
+@admin.register(ReportedReview)
+class ReportedReviewAdmin(ReviewAdmin):
+    """The queue: reviews with reports, the most reported first."""
+
+    list_filter = ["hidden", "rating"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
+        reviews = super().get_queryset(request)  # annotated with report_count
+        return reviews.filter(report_count__gt=0)  # type: ignore[misc]
+
+    def get_ordering(self, request: HttpRequest) -> list[str]:
+        return ["-report_count", "-created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -6,7 +6,14 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models.fields.files import FieldFile
 
-from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, delete_stored_photo
+from restaurant_review.models import (
+    RATING_MAX,
+    RATING_MIN,
+    Report,
+    Restaurant,
+    Review,
+    delete_stored_photo,
+)
 from restaurant_review.photos import (
     ACCEPT,
     FORMAT_NAMES,
@@ -104,6 +111,19 @@ class RestaurantForm(SiteForm):
             if plain(listed.street_address) == plain(address):
                 return listed
         return None
+
+
+class ReportForm(SiteForm):
+    """A visitor's report of a review, for the moderators."""
+
+    class Meta:
+        model = Report
+        fields = ["reason"]
+        labels = {"reason": "What is wrong with this review?"}
+        help_texts = {
+            "reason": "For example: spam, offensive, or not about this restaurant. "
+            "Up to 200 characters."
+        }
 
 
 class PhotoFormMixin:

@@ -39,7 +39,9 @@ class Casefold(Func):
 def _reviews_of_outer_restaurant() -> models.QuerySet:
     """The reviews of the restaurant row an outer query is on, grouped by it, for correlated
     subqueries that aggregate them (annotate a Count or Avg, take .values("value"))."""
-    return Review.objects.filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+    return (
+        Review.objects.visible().filter(restaurant=OuterRef("pk")).order_by().values("restaurant")
+    )
 
 
 class RestaurantQuerySet(models.QuerySet):
@@ -66,9 +68,11 @@ class RestaurantQuerySet(models.QuerySet):
     def with_cover_photo(self) -> "RestaurantQuerySet":
         """Annotate `cover_photo`, `cover_width` and `cover_height`: the newest review photo
         that has renditions (None if there is none), in the same query."""
-        newest = Review.objects.filter(
-            restaurant=OuterRef("pk"), photo_width__isnull=False
-        ).order_by("-created_at", "-pk")
+        newest = (
+            Review.objects.visible()
+            .filter(restaurant=OuterRef("pk"), photo_width__isnull=False)
+            .order_by("-created_at", "-pk")
+        )
         return self.annotate(
             cover_photo=Subquery(newest.values("photo")[:1]),
             cover_width=Subquery(newest.values("photo_width")[:1]),
@@ -239,6 +243,24 @@ class ReviewPhotoField(models.ImageField):
         return stored
 
 
+class ReviewQuerySet(models.QuerySet):
+    def visible(self) -> "ReviewQuerySet":
+        """What the public pages show, count and average: reviews no moderator has hidden."""
+        return self.filter(hidden=False)
+
+    def hide(self, hidden: bool = True) -> int:
+        """Hide (or show again) these reviews; their pages, counts and averages change at
+        once (the content versions move on, as for any write)."""
+        # By primary key: these may be filtered on an annotation (the admin's report count),
+        # which an UPDATE cannot carry.
+        rows = dict(self.values_list("pk", "restaurant_id"))
+        changed = Review.objects.filter(pk__in=rows).exclude(hidden=hidden).update(hidden=hidden)
+        restaurant_ids = set(rows.values())
+        if changed:
+            content_changed(*restaurant_ids)
+        return changed
+
+
 class Review(models.Model):
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="reviews")
     user_name = models.CharField("reviewer", max_length=50, validators=[validate_visible_text])
@@ -252,6 +274,11 @@ class Review(models.Model):
     photo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
     photo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Hidden by a moderator: kept (it can be shown again), but on no public page, count or
+    # average.
+    hidden = models.BooleanField(default=False)
+
+    objects = ReviewQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -278,6 +305,28 @@ class Review(models.Model):
         """The stored renditions of the photo, narrowest first; none for no photo, or one
         stored before renditions existed."""
         return photo_renditions(self.photo.name or None, self.photo_width, self.photo_height)
+
+
+class Report(models.Model):
+    """A visitor's report of a review, for the moderators' queue in the admin."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="reports")
+    reason = models.CharField(max_length=200, validators=[validate_visible_text])
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Report on review {self.review_id}: {self.reason}"
+
+
+class ReportedReview(Review):
+    """The moderators' queue in the admin: reviews visitors reported (same table)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "reported review"
 
 
 class ContentVersion(models.Model):

@@ -26,4 +26,5 @@ urlpatterns = [
     path("restaurant/new/", views.create_restaurant, name="create_restaurant"),
     path("restaurant/<id:pk>/", views.details, name="details"),
     path("restaurant/<id:pk>/review/", views.add_review, name="add_review"),
+    path("review/<id:pk>/report/", views.report_review, name="report_review"),
 ]

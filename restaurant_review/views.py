@@ -18,7 +18,7 @@ from django.views.decorators.http import (
 )
 
 from restaurant_review import caching, limits
-from restaurant_review.forms import RestaurantForm, ReviewForm, SearchForm
+from restaurant_review.forms import ReportForm, RestaurantForm, ReviewForm, SearchForm
 from restaurant_review.models import Restaurant, Review
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ def _render_details(
         return get_object_or_404(_restaurant_page_queryset(), pk=pk)
 
     def reviews_page() -> Page:
-        reviews = Review.objects.filter(restaurant=pk)
+        reviews = Review.objects.visible().filter(restaurant=pk)
         return Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
 
     page: Any = SimpleLazyObject(reviews_page)
@@ -98,6 +98,8 @@ def _render_details(
         ),
         "form": form,
         "empty_form": SimpleLazyObject(ReviewForm),
+        # Staff see an "Edit this review" link: their own variant of the cached parts.
+        "staff_view": bool(request.user.is_authenticated and request.user.is_staff),
         **caching.fragment_context(key),
     }
     response = render(request, "restaurant_review/details.html", context, status=status)
@@ -211,3 +213,33 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     logger.info("Review %s posted for restaurant %s", form.instance.pk, pk)
     messages.success(request, "Thank you! Your review was posted.")
     return redirect(restaurant)
+
+
+ALREADY_REPORTED = "You have reported this review already. Thank you: a moderator will look at it."
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+def report_review(request: HttpRequest, pk: int) -> HttpResponse:
+    """A visitor reports a review (a short reason) for the moderators' queue in the admin."""
+    review = get_object_or_404(Review.objects.visible().select_related("restaurant"), pk=pk)
+    form = ReportForm(request.POST or None)
+    status = HTTPStatus.OK
+    if request.method == "POST":
+        if form.is_valid():
+            if limits.already_posted(request, -review.pk, "report"):
+                messages.info(request, ALREADY_REPORTED)
+                return redirect(review.restaurant)
+            try:
+                limits.take(request, ("reports", 1, "reports"))
+            except limits.LimitExceeded as exceeded:
+                return _too_many_posts(request, exceeded)
+            report = form.save(commit=False)
+            report.review = review
+            report.save()
+            limits.remember_posted(request, -review.pk, "report")
+            logger.info("Review %s reported: %s", review.pk, report.reason)
+            messages.success(request, "Thank you: a moderator will look at this review.")
+            return redirect(review.restaurant)
+        status = HTTPStatus.BAD_REQUEST
+    context = {"form": form, "review": review}
+    return render(request, "restaurant_review/report_review.html", context, status=status)

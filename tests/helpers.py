@@ -120,3 +120,12 @@ class RecordingStorage(FileSystemStorage):
     def delete(self, name: str) -> None:
         self.calls.append(("delete", name))
         super().delete(name)
+
+
+# The management form of a review's reports (read-only) on its admin change page.
+NO_REPORTS_INLINE = {
+    "reports-TOTAL_FORMS": "0",
+    "reports-INITIAL_FORMS": "0",
+    "reports-MIN_NUM_FORMS": "0",
+    "reports-MAX_NUM_FORMS": "1000",
+}

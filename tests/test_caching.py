@@ -73,11 +73,21 @@ def test_admin_edits_and_deletes_show_on_the_next_request(
         "reviews-MAX_NUM_FORMS": "1000",
         "reviews-0-id": str(review.pk),
         "reviews-0-restaurant": str(restaurant.pk),
-        "reviews-0-user_name": review.user_name,
-        "reviews-0-rating": "2",
-        "reviews-0-review_text": "Went downhill.",
     }
     assert admin_client.post(change, form).status_code == HTTPStatus.FOUND
+    # The review itself is edited on its own page (the restaurant lists it read-only).
+    change_review = reverse("admin:restaurant_review_review_change", args=[review.pk])
+    review_form = {
+        "restaurant": str(restaurant.pk),
+        "user_name": review.user_name,
+        "rating": "2",
+        "review_text": "Went downhill.",
+        "reports-TOTAL_FORMS": "0",
+        "reports-INITIAL_FORMS": "0",
+        "reports-MIN_NUM_FORMS": "0",
+        "reports-MAX_NUM_FORMS": "1000",
+    }
+    assert admin_client.post(change_review, review_form).status_code == HTTPStatus.FOUND
     html = page(client, url)
     assert "Café Nouveau" in html and "Went downhill." in html and "Was good once." not in html
     assert "Café Nouveau" in page(client, INDEX)

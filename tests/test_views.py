@@ -14,7 +14,13 @@ from pytest_django.asserts import assertContains, assertRedirects
 
 from restaurant_review.models import Restaurant, Review
 from restaurant_review.photos import stored_names
-from tests.helpers import RecordingStorage, image_bytes, review_insert_fails, upload
+from tests.helpers import (
+    NO_REPORTS_INLINE,
+    RecordingStorage,
+    image_bytes,
+    review_insert_fails,
+    upload,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -410,6 +416,7 @@ def test_admin_photo_upload_is_checked_and_reencoded(
     restaurant = make_restaurant()
     add = reverse("admin:restaurant_review_review_add")
     fields = {"restaurant": restaurant.pk, "user_name": "Eve", "rating": 3, "review_text": "ok"}
+    fields |= NO_REPORTS_INLINE
     bad = admin_client.post(add, {**fields, "photo": upload("x.png", b"nope")})
     assert bad.status_code == HTTPStatus.OK and Review.objects.count() == 0
     good = admin_client.post(add, {**fields, "photo": upload("g.jpg", jpeg_with_gps)})
@@ -529,7 +536,7 @@ def test_admin_save_without_touching_the_photo_keeps_it_untouched(
     change = reverse("admin:restaurant_review_review_change", args=[review.pk])
     fields = {"restaurant": restaurant.pk, "user_name": "Ana", "rating": 2, "review_text": "Meh."}
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post(change, fields)
+        response = admin_client.post(change, fields | NO_REPORTS_INLINE)
     assert response.status_code == HTTPStatus.FOUND
     review.refresh_from_db()
     assert (review.rating, review.photo.name) == (2, name)
@@ -542,33 +549,34 @@ def test_admin_save_without_touching_the_photo_keeps_it_untouched(
         "reviews-INITIAL_FORMS": "1",
         "reviews-0-id": str(review.pk),
         "reviews-0-restaurant": str(restaurant.pk),
-        "reviews-0-user_name": "Ana",
-        "reviews-0-rating": "3",
-        "reviews-0-review_text": "Better.",
     }
     restaurant_change = reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(restaurant_change, inline)
     assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:3000]
     review.refresh_from_db()
-    assert (review.rating, review.photo.name) == (3, name)
+    assert (review.rating, review.photo.name) == (2, name)
     assert recording_storage.calls == []
 
 
-def test_admin_lists_and_inline_rows_show_thumbnails(
+def test_admin_lists_show_thumbnails_and_text_and_restaurants_list_reviews_compactly(
     admin_client: Client, make_restaurant: Any, review_data: Any
 ) -> None:
     restaurant = make_restaurant()
     admin_client.post(
         review_url(restaurant), {**review_data, "photo": upload("a.jpg", image_bytes())}
     )
-    thumbnail = Review.objects.get().photo.url.removesuffix(".jpg") + "-320w.webp"
+    review = Review.objects.get()
+    thumbnail = review.photo.url.removesuffix(".jpg") + "-320w.webp"
     changelist = admin_client.get(reverse("admin:restaurant_review_review_changelist"))
     assertContains(changelist, f'<img src="{thumbnail}"')
+    assertContains(changelist, "Best dumplings in town.")  # the text, beside the photo
+    # The restaurant lists its reviews as compact read-only rows, each linking to its page.
     change = admin_client.get(
         reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
     )
-    assertContains(change, f'<img src="{thumbnail}"')
+    assertContains(change, reverse("admin:restaurant_review_review_change", args=[review.pk]))
+    assert 'name="reviews-0-review_text"' not in change.content.decode()
 
 
 # What diners meet (issue: a restaurant site people enjoy)
