@@ -14,6 +14,7 @@ import hashlib
 import ipaddress
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -147,3 +148,27 @@ def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
 def remember_posted(request: HttpRequest, restaurant_id: int, text: str) -> None:
     if settings.POST_LIMITS_ENABLED:
         caches["limits"].set(_seen_key(request, restaurant_id, text), 1, SEEN_SECONDS)
+
+
+# How long a visitor's upload in progress blocks their next one at most (if a worker died
+# while holding it, the next upload goes through after this).
+UPLOAD_SECONDS = 60
+
+
+@contextlib.contextmanager
+def one_upload_at_a_time(request: HttpRequest) -> Iterator[bool]:
+    """Yields whether this visitor may upload now: False while another of their uploads is
+    being processed, by any worker or instance. One visitor's many uploads at once would
+    take the photo decoders (one per process) from everyone else."""
+    if not settings.POST_LIMITS_ENABLED:
+        yield True
+        return
+    key = f"uploading:{visitor(request)}"
+    cache = caches["limits"]
+    if not cache.add(key, 1, UPLOAD_SECONDS):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        cache.delete(key)

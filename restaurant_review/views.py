@@ -161,8 +161,38 @@ def create_restaurant(request: HttpRequest) -> HttpResponse:
     )
 
 
+UPLOAD_IN_PROGRESS = (
+    "Your previous photo is still being processed, so this review was not saved yet. "
+    "Please send it again in a moment; you will need to choose the photo again."
+)
+
+
 @require_POST
 def add_review(request: HttpRequest, pk: int) -> HttpResponse:
+    if not request.FILES.get("photo"):
+        return _add_review(request, pk)
+    with limits.one_upload_at_a_time(request) as allowed:
+        if allowed:
+            return _add_review(request, pk)
+    # Another upload of this visitor's is being decoded: theirs waits, not everyone's.
+    restaurant = get_object_or_404(Restaurant, pk=pk)
+    form = ReviewForm(request.POST, instance=Review(restaurant=restaurant))
+    form.is_valid()
+    form.add_error(None, UPLOAD_IN_PROGRESS)
+    response = _render_details(request, pk, form=form, status=HTTPStatus.TOO_MANY_REQUESTS)
+    response["Retry-After"] = "5"
+    log_response(
+        "Review for restaurant %s not saved: the visitor's previous upload is in progress",
+        pk,
+        response=response,
+        request=request,
+        logger=logger,
+        level="warning",
+    )
+    return response
+
+
+def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
     # The restaurant alone: its rating stats are drawn (from the cache, or queried then) only
     # if the form comes back with errors.
     restaurant = get_object_or_404(Restaurant, pk=pk)

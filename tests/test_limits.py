@@ -217,3 +217,22 @@ def test_a_filled_bot_trap_is_refused_and_people_never_see_it(make_restaurant: A
     assert Review.objects.count() == 0 and Restaurant.objects.count() == 1
     # Left empty, as a person leaves it: accepted.
     assert post_review(bot, restaurant, "A real visit.", homepage="").status_code == 302
+
+
+def test_a_visitors_second_upload_at_once_waits_and_others_upload_freely(
+    make_restaurant: Any,
+) -> None:
+    """One visitor's uploads at once would take the photo decoders from everyone: their
+    second one, while the first is processed (by any worker), comes back with its text."""
+    restaurant, hurried = make_restaurant(), visitor(13)
+    with limits.one_upload_at_a_time(hurried.get("/").wsgi_request) as allowed:
+        assert allowed  # the first upload, in progress
+        second = post_review(hurried, restaurant, "Second.", photo=upload("b.jpg", image_bytes()))
+        assertContains(second, "still being processed", status_code=429)
+        assertContains(second, "Second.", status_code=429)  # what was typed is kept
+        assert second["Retry-After"] == "5"
+        other = post_review(visitor(14), restaurant, "Mine.", photo=upload("c.jpg", image_bytes()))
+        assert other.status_code == HTTPStatus.FOUND
+    # Once the first is done, the next one goes through.
+    again = post_review(hurried, restaurant, "Second.", photo=upload("b.jpg", image_bytes()))
+    assert again.status_code == HTTPStatus.FOUND
