@@ -179,11 +179,22 @@ def add_review(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReviewForm(request.POST, instance=Review(restaurant=restaurant))
     form.is_valid()
     form.add_error(None, UPLOAD_IN_PROGRESS)
-    response = _render_details(request, pk, form=form, status=HTTPStatus.TOO_MANY_REQUESTS)
+    why = "the visitor's previous upload is in progress"
+    return _send_again_soon(request, pk, form, HTTPStatus.TOO_MANY_REQUESTS, why=why)
+
+
+def _send_again_soon(
+    request: HttpRequest, pk: int, form: ReviewForm, status: int, *, why: str
+) -> HttpResponse:
+    """The form back, with what was typed, and Retry-After: a moment's load, not a fault, so
+    one WARNING line (which Django's request logger then leaves alone; it would log any 5xx
+    at ERROR)."""
+    response = _render_details(request, pk, form=form, status=status)
     response["Retry-After"] = "5"
     log_response(
-        "Review for restaurant %s not saved: the visitor's previous upload is in progress",
+        "Review for restaurant %s not saved: %s",
         pk,
+        why,
         response=response,
         request=request,
         logger=logger,
@@ -204,22 +215,10 @@ def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
     if not form.is_valid():
         if form.has_error("photo", code="busy"):
-            # Other uploads hold the photo decoder: the form comes back with what was typed.
-            response = _render_details(
-                request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE
+            # Other uploads hold the photo decoder.
+            return _send_again_soon(
+                request, pk, form, HTTPStatus.SERVICE_UNAVAILABLE, why="photo decoder busy"
             )
-            response["Retry-After"] = "5"
-            # Load, not a fault: one WARNING line, which Django's request logger then leaves
-            # alone (it would log any 5xx at ERROR).
-            log_response(
-                "Review for restaurant %s not saved: photo decoder busy",
-                pk,
-                response=response,
-                request=request,
-                logger=logger,
-                level="warning",
-            )
-            return response
         return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
     text = form.cleaned_data["review_text"]
     if limits.already_posted(request, pk, text):
