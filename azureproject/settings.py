@@ -96,6 +96,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # With App Service authentication on: staff are who Microsoft Entra ID says (easy_auth).
+    "azureproject.easy_auth.EasyAuthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A 405 (wrong method) answers with a page in the site's layout.
     "azureproject.middleware.MethodNotAllowedPageMiddleware",
@@ -150,6 +152,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "429.html"
+# WEBSITE_AUTH_ENABLED: set to True by App Service when its authentication is on. In Azure
+# mode staff then sign in with Microsoft Entra ID, app roles Admin and Moderator, and no
+# password (azureproject/easy_auth.py); otherwise its headers are ignored.
+ENTRA_SIGN_IN = AZURE_MODE and env.get("WEBSITE_AUTH_ENABLED", "").strip().lower() == "true"
+
 # Who the visitor is (azureproject/client_ip.py): login throttling and posting limits ask it.
 CLIENT_IP_CALLABLE = "azureproject.client_ip.client_ip"
 AXES_CLIENT_IP_CALLABLE = CLIENT_IP_CALLABLE

@@ -151,17 +151,20 @@ class ReviewAdmin(admin.ModelAdmin):
     def photo_preview(self, review: Review) -> str:
         return _photo_preview(review, height=240)
 
-    @admin.action(description="Hide the selected reviews from the site")
+    @admin.action(description="Hide the selected reviews from the site", permissions=["change"])
     def hide(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         changed = cast(ReviewQuerySet, queryset).hide()
         self.message_user(request, f"{changed} review{'s' * (changed != 1)} hidden.")
 
-    @admin.action(description="Show the selected reviews on the site again")
+    @admin.action(description="Show the selected reviews on the site again", permissions=["change"])
     def unhide(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         changed = cast(ReviewQuerySet, queryset).hide(False)
         self.message_user(request, f"{changed} review{'s' * (changed != 1)} shown again.")
 
-    @admin.action(description="Dismiss the reports of the selected reviews (keep them as they are)")
+    @admin.action(
+        description="Dismiss the reports of the selected reviews (keep them as they are)",
+        permissions=["change"],
+    )
     def dismiss_reports(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         pks = list(queryset.values_list("pk", flat=True))
         deleted, _ = Report.objects.filter(review__in=pks).delete()

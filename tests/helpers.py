@@ -3,7 +3,9 @@
 Imported by test modules and by conftest.py (pytest advises against importing from conftest).
 """
 
+import base64
 import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -129,3 +131,29 @@ NO_REPORTS_INLINE = {
     "reports-MIN_NUM_FORMS": "0",
     "reports-MAX_NUM_FORMS": "1000",
 }
+
+
+def easy_auth_headers(
+    object_id: str, *, name: str = "Ada Admin", email: str = "ada@contoso.example", roles=()
+) -> dict[str, str]:
+    """What App Service's front end adds for a user signed in with Microsoft Entra ID:
+    X-MS-CLIENT-PRINCIPAL (base64 JSON of the token's claims, with name_typ and role_typ)
+    and the -ID, -NAME and -IDP headers."""
+    claims = [
+        {"typ": "http://schemas.microsoft.com/identity/claims/objectidentifier", "val": object_id},
+        {"typ": "name", "val": name},
+        {"typ": "preferred_username", "val": email},
+        *({"typ": "roles", "val": role} for role in roles),
+    ]
+    principal = {
+        "auth_typ": "aad",
+        "claims": claims,
+        "name_typ": "name",
+        "role_typ": "roles",
+    }
+    return {
+        "HTTP_X_MS_CLIENT_PRINCIPAL": base64.b64encode(json.dumps(principal).encode()).decode(),
+        "HTTP_X_MS_CLIENT_PRINCIPAL_ID": object_id,
+        "HTTP_X_MS_CLIENT_PRINCIPAL_NAME": email,
+        "HTTP_X_MS_CLIENT_PRINCIPAL_IDP": "aad",
+    }
