@@ -18,7 +18,10 @@
 # REDIS_NAME, REDIS_SKU (Balanced_B0), KEY_VAULT (<APP_NAME>-kv), WORKSPACE_NAME, APPINSIGHTS_NAME,
 # DEPLOY_RETRY_SECONDS (20: the wait between tries while a new Key Vault role applies),
 # GITHUB_REPO (owner/name: a deployment pipeline for that GitHub repository, signing in with
-# OpenID Connect as an identity of its own, PIPELINE_IDENTITY_NAME, <APP_NAME>-deploy).
+# OpenID Connect as an identity of its own, PIPELINE_IDENTITY_NAME, <APP_NAME>-deploy),
+# ENTRA_SIGN_IN (0; 1: staff sign in to /admin/ with Microsoft Entra ID through App Service
+# authentication, app roles Admin and Moderator, no password and no client secret;
+# APP_REG_NAME, <APP_NAME>-staff-sign-in).
 #
 # Tested against azure-cli 2.91.0 with no extension: every call passes its argument parser.
 set -euo pipefail
@@ -50,6 +53,11 @@ REDIS="${REDIS:-0}"
 REDIS_NAME="${REDIS_NAME:-${APP_NAME}-cache}"
 REDIS_SKU="${REDIS_SKU:-Balanced_B0}"
 PIPELINE_IDENTITY_NAME="${PIPELINE_IDENTITY_NAME:-${APP_NAME}-deploy}"
+ENTRA_SIGN_IN="${ENTRA_SIGN_IN:-0}"
+APP_REG_NAME="${APP_REG_NAME:-${APP_NAME}-staff-sign-in}"
+# The app roles' ids: fixed, so the registration made once stays the same.
+ADMIN_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a01"
+MODERATOR_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a02"
 
 step() { printf '\n==> %s\n' "$*"; }
 exists() { "$@" >/dev/null 2>&1; }
@@ -236,6 +244,52 @@ assign_role "$IDENTITY_PRINCIPAL_ID" ServicePrincipal "Monitoring Metrics Publis
 APPINSIGHTS_CONNECTION_STRING="$(az resource show --ids "$APPINSIGHTS_ID" --api-version "$insights_api" \
   --query properties.ConnectionString --output tsv)"
 
+if [ "$ENTRA_SIGN_IN" = "1" ]; then
+  step "Staff sign-in with Microsoft Entra ID: app registration $APP_REG_NAME, no client secret"
+  TENANT_ID="$(az account show --query tenantId --output tsv)"
+  SITE_HOST="$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query defaultHostName --output tsv)"
+  WEBAPP_ID="$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+  # Single tenant, the two app roles the app reads (fixed ids: a second run changes nothing),
+  # and App Service's sign-in callback.
+  roles_file="$(mktemp)"
+  cat >"$roles_file" <<JSON
+[{"id": "$ADMIN_ROLE_ID", "value": "Admin", "displayName": "Admin", "isEnabled": true,
+  "allowedMemberTypes": ["User"], "description": "Full Django admin of Restaurant Review."},
+ {"id": "$MODERATOR_ROLE_ID", "value": "Moderator", "displayName": "Moderator", "isEnabled": true,
+  "allowedMemberTypes": ["User"], "description": "Reviews and reports in Restaurant Review's admin."}]
+JSON
+  APP_ID="$(az ad app list --display-name "$APP_REG_NAME" --query "[0].appId" --output tsv)"
+  if [ -z "$APP_ID" ]; then
+    az ad app create --display-name "$APP_REG_NAME" --sign-in-audience AzureADMyOrg \
+      --web-redirect-uris "https://$SITE_HOST/.auth/login/aad/callback" \
+      --enable-id-token-issuance true --app-roles "@$roles_file" --output none
+    APP_ID="$(az ad app list --display-name "$APP_REG_NAME" --query "[0].appId" --output tsv)"
+  fi
+  rm -f "$roles_file"
+  exists az ad sp show --id "$APP_ID" || az ad sp create --id "$APP_ID" --output none
+  SP_ID="$(az ad sp show --id "$APP_ID" --query id --output tsv)"
+  # Instead of a client secret, the registration trusts the app's own managed identity: App
+  # Service signs its token requests with the identity's token (OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID).
+  if ! exists az ad app federated-credential show --id "$APP_ID" --federated-credential-id app-identity; then
+    az ad app federated-credential create --id "$APP_ID" --output none --parameters "$(printf \
+      '{"name": "app-identity", "issuer": "https://login.microsoftonline.com/%s/v2.0", "subject": "%s", "audiences": ["api://AzureADTokenExchange"]}' \
+      "$TENANT_ID" "$IDENTITY_PRINCIPAL_ID")"
+  fi
+  # App Service authentication v2 (no core verb has it: ARM, Microsoft.Web api-version
+  # 2024-04-01): anonymous requests allowed (the app decides: only /admin/ needs sign-in).
+  az rest --method put --url "https://management.azure.com${WEBAPP_ID}/config/authsettingsV2?api-version=2024-04-01" \
+    --output none --body "$(printf '{"properties": {"platform": {"enabled": true}, "globalValidation": {"requireAuthentication": false, "unauthenticatedClientAction": "AllowAnonymous"}, "identityProviders": {"azureActiveDirectory": {"enabled": true, "registration": {"openIdIssuer": "https://sts.windows.net/%s/v2.0", "clientId": "%s", "clientSecretSettingName": "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"}, "validation": {"allowedAudiences": ["api://%s"]}}}, "login": {"tokenStore": {"enabled": false}}}}' \
+      "$TENANT_ID" "$APP_ID" "$APP_ID")"
+  # You get the Admin role (Microsoft Graph: the service principal's appRoleAssignedTo).
+  graph="https://graph.microsoft.com/v1.0/servicePrincipals/$SP_ID/appRoleAssignedTo"
+  assigned="$(az rest --method get --url "$graph" \
+    --query "length(value[?principalId=='$ADMIN_OBJECT_ID' && appRoleId=='$ADMIN_ROLE_ID'])" --output tsv)"
+  if [ "${assigned:-0}" = "0" ]; then
+    az rest --method post --url "$graph" --output none --body "$(printf \
+      '{"principalId": "%s", "resourceId": "%s", "appRoleId": "%s"}' "$ADMIN_OBJECT_ID" "$SP_ID" "$ADMIN_ROLE_ID")"
+  fi
+fi
+
 step "App settings (no passwords, no keys; SECRET_KEY a Key Vault reference)"
 settings=(
   "AZURE_CLIENT_ID=$IDENTITY_CLIENT_ID"
@@ -250,6 +304,7 @@ settings=(
   "SCM_DO_BUILD_DURING_DEPLOYMENT=true"
 )
 if [ -n "$REDIS_HOST" ]; then settings+=("REDIS_HOST=$REDIS_HOST"); fi
+if [ "$ENTRA_SIGN_IN" = "1" ]; then settings+=("OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$IDENTITY_CLIENT_ID"); fi
 # The settings go to az in a file only you can read (az's --settings @file), not on its
 # command line.
 settings_file="$(mktemp)"
@@ -304,8 +359,13 @@ step "Code (git HEAD), built by App Service (pip install -r requirements.txt)"
 APP_NAME="$APP_NAME" RESOURCE_GROUP="$RESOURCE_GROUP" scripts/deploy-code.sh
 
 step "Done: https://$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query defaultHostName --output tsv)"
-echo "Create an admin user: az webapp ssh --name $APP_NAME --resource-group $RESOURCE_GROUP, then"
-echo "  python3 manage.py createsuperuser"
+if [ "$ENTRA_SIGN_IN" = "1" ]; then
+  echo "Sign in at https://$SITE_HOST/admin/ with your Microsoft Entra account (you have the Admin role)."
+  echo "Give others Admin or Moderator in Entra: Enterprise applications > $APP_REG_NAME > Users and groups."
+else
+  echo "Create an admin user: az webapp ssh --name $APP_NAME --resource-group $RESOURCE_GROUP, then"
+  echo "  python3 manage.py createsuperuser"
+fi
 if [ -n "${GITHUB_REPO:-}" ]; then
   echo
   echo "Set these variables (not secrets: none is) in GitHub, $GITHUB_REPO > Settings > Secrets and variables > Actions > Variables:"

@@ -52,9 +52,14 @@ def with_placeholder_files(argv: list[str], folder: Path) -> list[str]:
     by a placeholder of the same kind, so the parser finds a file to read."""
     placeholders = []
     for index, arg in enumerate(argv):
-        if arg.startswith("@") and index > 0 and argv[index - 1] == "--settings":
-            path = folder / f"settings-{index}.json"
-            path.write_text('[{"name": "PLACEHOLDER", "value": "1", "slotSetting": false}]')
+        if arg.startswith("@") and index > 0:
+            path = folder / f"file-{index}.json"
+            settings = argv[index - 1] == "--settings"
+            path.write_text(
+                '[{"name": "PLACEHOLDER", "value": "1", "slotSetting": false}]'
+                if settings
+                else "[]"
+            )
             arg = f"@{path}"
         elif index > 0 and argv[index - 1] in FILE_OPTIONS:
             path = folder / f"file-{index}{Path(arg).suffix}"

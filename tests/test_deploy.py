@@ -46,7 +46,12 @@ def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
 
 
 Run = tuple[list[list[str]], str]
-EVERY_OPTION = {"REDIS": "1", "PUBLIC_PHOTOS": "1", "GITHUB_REPO": "contoso/restaurant-review"}
+EVERY_OPTION = {
+    "REDIS": "1",
+    "PUBLIC_PHOTOS": "1",
+    "GITHUB_REPO": "contoso/restaurant-review",
+    "ENTRA_SIGN_IN": "1",
+}
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +308,7 @@ def test_github_repo_option_makes_a_pipeline_identity_of_its_own(
     assert all(
         value(c, "--identity-name") == "my-reviews-deploy"
         for c in calls
-        if "federated-credential" in c
+        if c[:2] == ["identity", "federated-credential"]
     )
     # Only a code deploy's rights, on the web app alone; the app's identity gets none of this.
     pipeline_id = next(
@@ -330,6 +335,50 @@ def test_github_repo_option_makes_a_pipeline_identity_of_its_own(
     # Again: nothing new.
     again, _ = every_option_runs[1]
     assert not [c for c in again if ("identity" in c or "role" in c) and "create" in c]
+
+
+def test_entra_sign_in_option_registers_the_app_without_a_secret_and_makes_you_admin(
+    every_option_runs: tuple[Run, Run], default_runs: tuple[Run, Run]
+) -> None:
+    calls, _ = every_option_runs[0]
+    registration = call(calls, "ad", "app", "create")
+    assert value(registration, "--sign-in-audience") == "AzureADMyOrg"  # single tenant
+    assert value(registration, "--web-redirect-uris") == (
+        "https://my-reviews.azurewebsites.net/.auth/login/aad/callback"
+    )
+    assert value(registration, "--app-roles").startswith("@")
+    # A federated credential trusting the app's managed identity: no client secret anywhere.
+    credential = json.loads(
+        value(call(calls, "federated-credential", "create", "--id"), "--parameters")
+    )
+    assert credential["subject"] == "22222222-0000-4000-8000-00000000b0b0"
+    assert credential["audiences"] == ["api://AzureADTokenExchange"]
+    assert not any("credential" in c and "reset" in c for c in calls)
+    assert not any(arg in {"--password", "--client-secret"} for c in calls for arg in c)
+    auth = call(calls, "rest", "put")
+    assert "/config/authsettingsV2?api-version=" in value(auth, "--url")
+    body = json.loads(value(auth, "--body"))["properties"]
+    assert body["globalValidation"]["unauthenticatedClientAction"] == "AllowAnonymous"
+    aad = body["identityProviders"]["azureActiveDirectory"]["registration"]
+    assert aad["clientSecretSettingName"] == "OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"
+    assert app_settings(calls)["OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID"] == (
+        "11111111-0000-4000-8000-00000000c11e"  # the app's identity, not the registration
+    )
+    admin = json.loads(value(call(calls, "rest", "post", "--body"), "--body"))
+    assert admin["principalId"] == "00000000-0000-4000-8000-00000000ad01"  # you
+    order = [
+        index_of(calls, "webapp", "create"),
+        index_of(calls, "ad", "app", "create"),
+        index_of(calls, "rest", "put"),
+        index_of(calls, "appsettings", "set"),
+        index_of(calls, "webapp", "deploy"),
+    ]
+    assert order == sorted(order)
+    # Again: nothing new; and without ENTRA_SIGN_IN=1 no registration at all.
+    again, _ = every_option_runs[1]
+    assert not [c for c in again if c[:1] == ["ad"] and "create" in c]
+    assert not any(c[:3] == ["rest", "--method", "post"] for c in again)
+    assert not any(c[:2] == ["ad", "app"] for c in default_runs[0][0])
 
 
 def test_github_repo_must_name_owner_and_repository(tmp_path: Path) -> None:
@@ -359,9 +408,10 @@ def test_deployer_address_is_asked_of_an_echo_service_when_not_given(tmp_path: P
 def test_every_az_call_in_every_option_passes_the_real_azure_cli(
     default_runs: tuple[Run, Run], every_option_runs: tuple[Run, Run], tmp_path: Path
 ) -> None:
-    """Each distinct call deploy.sh makes (defaults; then REDIS, PUBLIC_PHOTOS and GITHUB_REPO
-    together; each run twice, for the paths where things exist) goes through azure-cli's own
-    parser and validators, signed out: every one must get as far as the sign-in check."""
+    """Each distinct call deploy.sh makes (defaults; then REDIS, PUBLIC_PHOTOS, GITHUB_REPO and
+    ENTRA_SIGN_IN together; each run twice, for the paths where things exist) goes through
+    azure-cli's own parser and validators, signed out: every one must get as far as the
+    sign-in check."""
     python = find_azure_cli()
     if python is None:
         unavailable(f"azure-cli {AZURE_CLI_VERSION} is not installed (run-tests.sh installs it)")
