@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db.utils import ConnectionHandler
+from django.db.utils import ConnectionHandler, OperationalError
 
 from azureproject.credential import get_credential
 from azureproject.errors import DatabaseUnavailable
@@ -382,3 +382,56 @@ def test_without_pg_trgm_migrate_warns_and_search_still_works(postgres_server: A
         assert "restaurant_name_trgm_idx" not in found["page"]
     finally:
         app.endpoint.stop()
+
+
+def test_a_kept_connection_is_checked_without_a_query_and_replaced_once_ended(
+    postgres_server: Any, postgres_app: PostgresApp, identity_in_process: Any, monkeypatch: Any
+) -> None:
+    """Django checks a kept connection before each request's first query; ours asks the
+    socket instead of the server (no SELECT 1), and still notices a connection the server
+    ended (a restart terminates them) so the request gets a new one, not an error."""
+    identity_in_process(postgres_app.endpoint)
+    connection = wrapper(postgres_app.settings_dict(CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        first_pid = cursor.fetchone()[0]
+
+    def no_round_trip(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the health check sent a query")
+
+    monkeypatch.setattr(connection.connection, "cursor", no_round_trip)
+    assert connection.is_usable()
+    monkeypatch.undo()
+    with postgres_server.admin() as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [first_pid])
+    wait_until(lambda: not connection.is_usable(), what="the ended connection to be noticed")
+    connection.health_check_done = False  # a new request
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        assert cursor.fetchone()[0] != first_pid
+    connection.close()
+
+
+def test_an_exhausted_pool_says_so_like_djangos_own_backend(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    """No pooled connection free in time is the pool's PoolTimeout (under Django's
+    OperationalError, as Django's backend raises it), not "cannot connect": a busy pool and
+    a dead server must be told apart."""
+    from psycopg_pool import PoolTimeout
+
+    identity_in_process(postgres_app.endpoint)
+    options = {"sslmode": "require", "pool": {"min_size": 0, "max_size": 1, "timeout": 1}}
+    settings = postgres_app.settings_dict(CONN_MAX_AGE=0, OPTIONS=options)
+    holder = wrapper(settings)
+    holder.ensure_connection()
+    waiter = type(holder)(holder.settings_dict, alias=holder.alias)  # same pool, as a 2nd thread
+    try:
+        with pytest.raises(OperationalError) as refused:
+            waiter.ensure_connection()
+        assert isinstance(refused.value.__cause__, PoolTimeout)
+        assert not isinstance(refused.value, DatabaseUnavailable)
+        assert "cannot connect" not in str(refused.value)
+    finally:
+        holder.close()
+        holder.close_pool()
