@@ -4,7 +4,8 @@ Runs the app with start.sh and gunicorn.conf.py (production config, workers from
 count) on PostgreSQL through the Entra-token backend and, unless --no-redis, with the shared
 page cache in Redis over TLS logging in with Entra tokens (tests/redis_server.py), the test
 managed-identity endpoint handing out the tokens. It seeds a realistic data set, drives load
-from a second process (benchmarks/load.py), and prints for the home page, a restaurant page
+with wrk (a native load generator: Debian's package; a Python one sharing the cores limited
+the figures itself), and prints for the home page, a restaurant page
 with many reviews and a review post: requests/s, p50/p99 latency, SQL queries per request,
 identity-endpoint calls and memory per worker, each page's throughput as a share of a bare
 Django view's (the ceiling), and the query counts at two data sizes.
@@ -12,16 +13,20 @@ Django view's (the ceiling), and the query counts at two data sizes.
     python3 benchmarks/run.py                       # 1,000 restaurants, 50,000 reviews
     python3 benchmarks/run.py --seconds 5 --restaurants 200 --reviews 10000
 
-Needs the PostgreSQL server binaries and redis-server (./run-tests.sh installs them). Not part
-of the test suite.
+Needs the PostgreSQL server binaries and redis-server (./run-tests.sh installs them) and wrk
+(apt-get install wrk). Not part of the test suite.
 """
 
 import argparse
 import json
 import multiprocessing
+import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -74,19 +79,61 @@ def page_queries(base: str, busiest: int) -> dict[str, tuple[int, int]]:
 def load(
     url: str, *, seconds: float, connections: int, post: bool = False, form_page: str = "/"
 ) -> dict:
-    command = [
-        sys.executable,
-        str(PROJECT_DIR / "benchmarks" / "load.py"),
-        url,
-        "--seconds",
-        str(seconds),
-        "--connections",
-        str(connections),
-    ]
+    """Load `url` with wrk, a native load generator (Debian's package), so the generator is
+    not what limits the figures; a review post is a real form post, CSRF cookie and token
+    fetched first. SQL queries per request are read from the X-Query-Count header of a few
+    requests made beforehand."""
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        sys.exit("wrk not found: apt-get install wrk")
+    parts = urllib.parse.urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}"
+    env = {**os.environ, "WRK_METHOD": ""}
+    queries: list[int] = []
     if post:
-        command += ["--post", "--form-page", form_page]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+        status, headers, html = http_request(base + form_page)
+        cookie = headers.get("set-cookie", "").split(";")[0]
+        found = re.search(rb'name="csrfmiddlewaretoken" value="([^"]+)"', html)
+        assert status == 200 and found, f"no form at {form_page}"
+        body = urllib.parse.urlencode(
+            {
+                "csrfmiddlewaretoken": found.group(1).decode(),
+                "user_name": "Bench",
+                "rating": "4",
+                "review_text": "Fast.",
+            }
+        )
+        content_type = "application/x-www-form-urlencoded"
+        env |= {
+            "WRK_METHOD": "POST",
+            "WRK_BODY": body,
+            "WRK_COOKIE": cookie,
+            "WRK_CONTENT_TYPE": content_type,
+        }
+        for _ in range(3):
+            _, answer, _ = http_request(
+                url,
+                method="POST",
+                body=body.encode(),
+                headers={"Cookie": cookie, "Content-Type": content_type},
+            )
+            queries.append(int(answer.get("x-query-count", 0)))
+    else:
+        queries = [queries_of(url) for _ in range(3)]
+    command = [
+        wrk,
+        f"--threads={min(2, connections)}",
+        f"--connections={connections}",
+        f"--duration={seconds:.0f}s",
+        "--timeout=10s",
+        f"--script={PROJECT_DIR / 'benchmarks' / 'wrk_report.lua'}",
+        url,
+    ]
+    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    result["rps"] = result["requests"] / result["seconds"]
+    result["queries"] = sorted(set(queries))
+    return result
 
 
 def worker_memory_mb(master_pid: int, *, field: str = "VmRSS") -> list[float]:
@@ -115,7 +162,10 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10, help="load time per page")
     parser.add_argument(
-        "--connections", type=int, default=16, help="concurrent keep-alive connections"
+        "--connections", type=int, default=8, help="concurrent keep-alive connections"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=0, help="gunicorn workers (default: as in production)"
     )
     parser.add_argument("--token-lifetime", type=float, default=3600)
     parser.add_argument(
@@ -138,7 +188,8 @@ def main() -> None:
             sys.exit("redis-server not found: apt-get install redis-server, or use --no-redis")
         redis_server = RedisServer(executable).start()
         redis_server.hook(app.endpoint)
-    workers = multiprocessing.cpu_count() * 2 + 1  # gunicorn.conf.py's default
+    # gunicorn.conf.py's default in Azure mode, unless told otherwise.
+    workers = args.workers or multiprocessing.cpu_count() * 2 + 1
     media = tempfile.mkdtemp(prefix="rr-bench-media-")
     env = base_env(
         POST_LIMITS="off",
@@ -252,11 +303,7 @@ def main() -> None:
     print("\nTargets:")
     for name in ("home page", "restaurant page"):
         share = 100 * pages[name]["rps"] / ceiling if ceiling else 0
-        aim = " (aim: 50 %)" if share < 50 else ""
-        print(
-            f"  {name} >= 35 % of the bare-view ceiling: {share:.0f} %{aim} -> "
-            f"{verdict(share >= 35)}"
-        )
+        print(f"  {name} >= 50 % of the bare-view ceiling: {share:.0f} % -> {verdict(share >= 50)}")
     constant = small_counts == large_counts
     print(
         f"  queries per page constant as data grows: {small_counts} vs {large_counts} "
