@@ -16,28 +16,23 @@ from django.conf import settings
 from django.core.cache import caches
 from django.http import HttpRequest
 
-from restaurant_review.limits import visitor
+from restaurant_review.limits import count, visitor, window
 
 
-def _key(request: HttpRequest) -> tuple[str, int]:
-    rate = settings.LOGIN_FAILURES_PER_ADDRESS
-    window = int(time.time() // rate.seconds)
-    return f"login-failures:{visitor(request)}:{rate.seconds}:{window}", rate.seconds + 60
+def _key(request: HttpRequest) -> str:
+    key, _ = window(
+        "login-failures", visitor(request), settings.LOGIN_FAILURES_PER_ADDRESS, time.time()
+    )
+    return key
 
 
 def record_failure(request: HttpRequest) -> None:
-    key, timeout = _key(request)
-    cache = caches["limits"]
-    cache.add(key, 0, timeout)
-    try:
-        cache.incr(key)
-    except ValueError:  # the cache is unreachable or the key just expired: not counted
-        pass
+    # Not counted if the cache is unreachable or the key just expired (count() says None).
+    count(_key(request), 1, settings.LOGIN_FAILURES_PER_ADDRESS.seconds + 60)
 
 
 def address_locked(request: HttpRequest) -> bool:
-    key, _ = _key(request)
-    return (caches["limits"].get(key) or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
+    return (caches["limits"].get(_key(request)) or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
 
 
 class AddressThrottleBackend:

@@ -80,7 +80,17 @@ def visitor(request: HttpRequest) -> str:
     return salted_hmac("restaurant_review.limits", address).hexdigest()[:32]
 
 
-def _count(key: str, amount: int, timeout: int) -> int | None:
+def window(kind: str, who: str, rate: Rate, now: float) -> tuple[str, int]:
+    """The cache key counting `kind` for visitor `who` in the window of `rate` that holds
+    `now`, and the seconds until that window ends (Retry-After)."""
+    index = int(now // rate.seconds)
+    return f"limit:{kind}:{who}:{rate.seconds}:{index}", max(
+        1, int((index + 1) * rate.seconds - now)
+    )
+
+
+def count(key: str, amount: int, timeout: int) -> int | None:
+    """Add `amount` to the count at `key` (atomic in Redis); None if the cache lost it."""
     cache = caches["limits"]
     cache.add(key, 0, timeout)
     try:
@@ -96,10 +106,8 @@ def check(request: HttpRequest, kind: str, *, what: str) -> None:
         return
     now, who = time.time(), visitor(request)
     for rate in settings.POST_LIMITS.get(kind, ()):
-        window = int(now // rate.seconds)
-        used = caches["limits"].get(f"limit:{kind}:{who}:{rate.seconds}:{window}") or 0
-        if used >= rate.count:
-            retry_after = max(1, int((window + 1) * rate.seconds - now))
+        key, retry_after = window(kind, who, rate, now)
+        if (caches["limits"].get(key) or 0) >= rate.count:
             raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
 
 
@@ -112,9 +120,8 @@ def take(request: HttpRequest, *wanted: tuple[str, int, str]) -> None:
     now, who, counted = time.time(), visitor(request), []
     for kind, amount, what in wanted:
         for rate in settings.POST_LIMITS.get(kind, ()) if amount > 0 else ():
-            window = int(now // rate.seconds)
-            key = f"limit:{kind}:{who}:{rate.seconds}:{window}"
-            total = _count(key, amount, rate.seconds + 60)
+            key, retry_after = window(kind, who, rate, now)
+            total = count(key, amount, rate.seconds + 60)
             if total is None:
                 continue
             counted.append((key, amount))
@@ -122,7 +129,6 @@ def take(request: HttpRequest, *wanted: tuple[str, int, str]) -> None:
                 for done, done_amount in counted:
                     with contextlib.suppress(ValueError):  # gone meanwhile: nothing to undo
                         caches["limits"].decr(done, done_amount)
-                retry_after = max(1, int((window + 1) * rate.seconds - now))
                 raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
 
 
