@@ -1,6 +1,7 @@
 from typing import cast
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.template.defaultfilters import truncatechars
@@ -54,9 +55,23 @@ class ReviewInline(admin.TabularInline):
 
 @admin.register(Restaurant)
 class RestaurantAdmin(admin.ModelAdmin):
-    list_display = ["name", "street_address", "review_count", "average_rating", "created_at"]
-    search_fields = ["name", "street_address"]
-    list_filter = ["created_at"]
+    list_display = [
+        "name",
+        "cuisine",
+        "neighbourhood",
+        "price_level",
+        "review_count",
+        "average_rating",
+        "created_at",
+    ]
+    search_fields = ["name", "street_address", "neighbourhood"]
+    list_filter = ["cuisine", "price_level", "created_at"]
+    fieldsets = [
+        (None, {"fields": ["name", "street_address", "description"]}),
+        ("Details", {"fields": ["cuisine", "neighbourhood", "price_level", "phone", "website"]}),
+    ]
+    # A website typed without a scheme is https (Django 6's default; no warning meanwhile).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [ReviewInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Restaurant]:

@@ -4,11 +4,17 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 
 from restaurant_review.models import (
     RATING_MAX,
     RATING_MIN,
+    RELEVANCE,
+    SORTS,
+    WEBSITE_INVALID,
+    Cuisine,
+    PriceLevel,
     Report,
     Restaurant,
     Review,
@@ -36,13 +42,103 @@ TRAPPED = (
 )
 
 
-class SearchForm(forms.Form):
+class BrowseForm(forms.Form):
+    """The home page's search, filters and order (a GET form: it works without JavaScript).
+    A value that is not one of the choices is left out rather than refused: the rest of the
+    list still shows, with a note (`left_out`)."""
+
     q = forms.CharField(
-        label="Search restaurants by name",
+        label="Search restaurants",
         max_length=100,
         required=False,
-        widget=forms.SearchInput(attrs={"placeholder": "Search by name"}),
+        widget=forms.SearchInput(attrs={"placeholder": "Name, cuisine or neighbourhood"}),
     )
+    cuisine = forms.ChoiceField(
+        label="Cuisine", required=False, choices=[("", "Any cuisine"), *Cuisine.choices]
+    )
+    price = forms.TypedChoiceField(
+        label="Price",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any price"), *PriceLevel.choices],
+    )
+    rating = forms.TypedChoiceField(
+        label="Rating",
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[("", "Any rating"), *((n, f"{n} stars and up") for n in (4, 3, 2))],
+    )
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=SORTS)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_valid()
+        # "Best match" only orders a search.
+        if not self.cleaned_data.get("q"):
+            self.fields["sort"].choices = [c for c in SORTS if c[0] != RELEVANCE]  # type: ignore[attr-defined]
+        # The order in use shows as chosen, also when the address names none.
+        if self.data.get("sort") != self.sort_order:
+            self.data = self.data.copy()
+            self.data["sort"] = self.sort_order
+
+    @property
+    def left_out(self) -> bool:
+        """Whether a filter or order in the address was not understood (and so not used)."""
+        return any(name != "q" for name in self.errors)
+
+    @property
+    def sort_order(self) -> str:
+        """The order to list in: the one chosen, else best match for a search, else name."""
+        searching = bool(self.cleaned_data.get("q"))
+        chosen = self.cleaned_data.get("sort") or (RELEVANCE if searching else "name")
+        return "name" if chosen == RELEVANCE and not searching else chosen
+
+    @property
+    def filtering(self) -> bool:
+        """Whether anything narrows the list (a search or a filter)."""
+        return any(self.cleaned_data.get(name) for name in ("q", "cuisine", "price", "rating"))
+
+
+class ReviewsForm(forms.Form):
+    """A restaurant page's order of reviews and its filter by star rating (links set them)."""
+
+    ORDERS = {
+        "newest": ("Newest", ("-created_at", "-pk")),
+        "highest": ("Highest rated", ("-rating", "-created_at", "-pk")),
+        "lowest": ("Lowest rated", ("rating", "-created_at", "-pk")),
+    }
+    order = forms.ChoiceField(
+        required=False, choices=[(name, label) for name, (label, _) in ORDERS.items()]
+    )
+    stars = forms.TypedChoiceField(
+        required=False,
+        coerce=int,
+        empty_value=None,
+        choices=[(n, n) for n in range(RATING_MIN, RATING_MAX + 1)],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_valid()  # values not understood are left out
+
+    @property
+    def order_name(self) -> str:
+        return self.cleaned_data.get("order") or "newest"
+
+    @property
+    def star_filter(self) -> int | None:
+        return self.cleaned_data.get("stars")
+
+    def order_links(self) -> list[tuple[str, str]]:
+        """(order, label) for each order, to link to."""
+        return [(name, label) for name, (label, _) in self.ORDERS.items()]
+
+    def reviews(self, reviews: "QuerySet[Review]") -> "QuerySet[Review]":
+        if self.star_filter:
+            reviews = reviews.filter(rating=self.star_filter)
+        return reviews.order_by(*self.ORDERS[self.order_name][1])
 
 
 class SiteForm(forms.ModelForm):
@@ -61,6 +157,25 @@ class SiteForm(forms.ModelForm):
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
     TRAP = "homepage"
+
+    # What the error summary says for an empty required field, by field name: it names the
+    # field ("Enter your name"), as the summary's links stand on their own.
+    required_messages: dict[str, str] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, field in self.fields.items():
+            label = str(field.label or name).strip()
+            field.error_messages["required"] = self.required_messages.get(
+                name, f"Enter {label[:1].lower()}{label[1:]}"
+            )
+            if getattr(field, "max_length", None):
+                field.error_messages["max_length"] = (
+                    f"{label} must be %(limit_value)d characters or fewer (it has %(show_value)d)."
+                )
+            field.error_messages["invalid_choice"] = (
+                f"Choose {label[:1].lower()}{label[1:]} from the list"
+            )
 
     def notices(self) -> list[tuple[str, str]]:
         """(field name, a note shown at that field), for what the user should know."""
@@ -95,10 +210,44 @@ class SiteForm(forms.ModelForm):
 
 
 class RestaurantForm(SiteForm):
+    required_messages = {
+        "name": "Enter the restaurant's name",
+        "street_address": "Enter the street address",
+    }
+
+    website = forms.URLField(
+        label="Website",
+        required=False,
+        max_length=200,
+        assume_scheme="https",
+        error_messages={"invalid": WEBSITE_INVALID},
+        widget=forms.URLInput(attrs={"autocomplete": "url", "placeholder": "https://"}),
+    )
+
     class Meta:
         model = Restaurant
-        fields = ["name", "street_address", "description"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 4})}
+        fields = [
+            "name",
+            "street_address",
+            "neighbourhood",
+            "cuisine",
+            "price_level",
+            "phone",
+            "website",
+            "description",
+        ]
+        labels = {"price_level": "Price"}
+        help_texts = {"phone": "For example: (206) 555-0143 or +1 206 555 0143."}
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 4}),
+            "phone": forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name, blank in (("cuisine", "Choose a cuisine"), ("price_level", "Choose a price")):
+            field = self.fields[name]
+            field.choices = [("", blank), *list(field.choices)[1:]]  # type: ignore[attr-defined]
 
     def existing_restaurant(self) -> Restaurant | None:
         """A listed restaurant with this name and address, ignoring case and spacing."""
@@ -115,6 +264,8 @@ class RestaurantForm(SiteForm):
 
 class ReportForm(SiteForm):
     """A visitor's report of a review, for the moderators."""
+
+    required_messages = {"reason": "Say what is wrong with this review"}
 
     class Meta:
         model = Report
@@ -182,6 +333,8 @@ def save_review(review: Review) -> Review:
 
 class ReviewForm(PhotoFormMixin, SiteForm):
     """A new review of `instance.restaurant`: ReviewForm(instance=Review(restaurant=...))."""
+
+    required_messages = {"rating": "Choose a rating"}
 
     rating = forms.TypedChoiceField(
         choices=[("", "Choose a rating")]

@@ -6,9 +6,22 @@ from typing import Any, NamedTuple
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import connections, models
-from django.db.models import Avg, Count, FloatField, Func, IntegerField, OuterRef, Q, Subquery
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
@@ -21,12 +34,28 @@ from restaurant_review.photos import (
     rendition_size,
     stored_names,
 )
-from restaurant_review.validators import validate_plain_text, validate_visible_text
+from restaurant_review.search import folded, query_words
+from restaurant_review.validators import (
+    phone_link,
+    validate_phone,
+    validate_plain_text,
+    validate_visible_text,
+)
 
 logger = logging.getLogger(__name__)
 
 RATING_MIN = 1
 RATING_MAX = 5
+
+# The orders restaurants are listed in (RestaurantQuerySet.sorted_by(); best match: search()).
+RELEVANCE = "relevance"
+SORTS = [
+    (RELEVANCE, "Best match"),
+    ("name", "Name"),
+    ("rating", "Highest rated"),
+    ("reviews", "Most reviewed"),
+    ("newest", "Newest"),
+]
 
 
 class Casefold(Func):
@@ -96,6 +125,18 @@ class RestaurantQuerySet(models.QuerySet):
             }
         )
 
+    def with_photo_count(self) -> "RestaurantQuerySet":
+        """Annotate `photo_count`: how many of its reviews have a photo, in the same query."""
+        photos = _reviews_of_outer_restaurant().exclude(photo="")
+        return self.annotate(
+            photo_count=Coalesce(
+                Subquery(
+                    photos.annotate(value=Count("pk")).values("value"), output_field=IntegerField()
+                ),
+                0,
+            )
+        )
+
     def named(self, name: str) -> "RestaurantQuerySet":
         """Restaurants called `name`, ignoring case for every letter (as search does)."""
         if connections[self.db].vendor == "sqlite":
@@ -103,25 +144,104 @@ class RestaurantQuerySet(models.QuerySet):
         return self.filter(name__iexact=name)
 
     def search(self, text: str) -> "RestaurantQuerySet":
-        """Restaurants whose name contains `text`, ignoring case for every letter ("éclair"
-        finds "Café Éclair"). PostgreSQL's ILIKE does that itself, and the home page's order
-        still walks its name index; SQLite's LIKE folds ASCII letters only, so there both
-        sides are case-folded (the casefold() function restaurant_review.apps registers)."""
-        text = text.strip()
-        if not text:
+        """Restaurants where every word of `text` starts a word of the name, cuisine or
+        neighbourhood, ignoring case and accents, in any order ("napoli pizz" finds
+        "Pizzeria Napoli"), best matches first: more words in the name, then a name that
+        starts with the first word typed; then by name (restaurant_review.search). Each word
+        is one LIKE on Restaurant.search_text, which a trigram index serves on PostgreSQL."""
+        typed = query_words(text)
+        if not typed:
             return self
-        if connections[self.db].vendor == "sqlite":
-            return self.alias(name_folded=Casefold("name")).filter(
-                name_folded__contains=text.casefold()
-            )
-        return self.filter(name__icontains=text)
+        found = self.filter(*(Q(search_text__contains=f" {word}") for word in typed))
+        in_name = [
+            Case(When(search_name__contains=f" {word}", then=Value(1)), default=Value(0))
+            for word in typed
+        ]
+        first = Case(When(search_name__startswith=f" {typed[0]}", then=Value(1)), default=Value(0))
+        relevance = sum(in_name, start=first)
+        return found.annotate(relevance=relevance).order_by("-relevance", "name", "pk")
+
+    def sorted_by(self, sort: str) -> "RestaurantQuerySet":
+        """In the order of one of SORTS (with_rating_stats() for rating and reviews); ties,
+        and the default, by name. RELEVANCE keeps search()'s order."""
+        if sort == RELEVANCE:
+            return self
+        orders: dict[str, list[Any]] = {
+            "rating": [F("avg_rating").desc(nulls_last=True), "-review_count"],
+            "reviews": ["-review_count", F("avg_rating").desc(nulls_last=True)],
+            "newest": ["-created_at"],
+        }
+        return self.order_by(*orders.get(sort, []), "name", "pk")
+
+    def filtered(
+        self, *, cuisine: str = "", price_level: int | None = None, min_rating: int | None = None
+    ) -> "RestaurantQuerySet":
+        """Those of a cuisine, a price level and at least an average rating (with_rating_stats()),
+        each when given."""
+        found = self
+        if cuisine:
+            found = found.filter(cuisine=cuisine)
+        if price_level:
+            found = found.filter(price_level=price_level)
+        if min_rating:
+            found = found.filter(avg_rating__gte=min_rating)
+        return found
+
+
+class Cuisine(models.TextChoices):
+    AMERICAN = "american", "American"
+    BAKERY = "bakery", "Bakery"
+    BARBECUE = "barbecue", "Barbecue"
+    CAFE = "cafe", "Café"
+    CHINESE = "chinese", "Chinese"
+    ETHIOPIAN = "ethiopian", "Ethiopian"
+    FRENCH = "french", "French"
+    GREEK = "greek", "Greek"
+    INDIAN = "indian", "Indian"
+    ITALIAN = "italian", "Italian"
+    JAPANESE = "japanese", "Japanese"
+    KOREAN = "korean", "Korean"
+    MEDITERRANEAN = "mediterranean", "Mediterranean"
+    MEXICAN = "mexican", "Mexican"
+    MIDDLE_EASTERN = "middle-eastern", "Middle Eastern"
+    PIZZA = "pizza", "Pizza"
+    SEAFOOD = "seafood", "Seafood"
+    SPANISH = "spanish", "Spanish"
+    THAI = "thai", "Thai"
+    VEGETARIAN = "vegetarian", "Vegetarian"
+    VIETNAMESE = "vietnamese", "Vietnamese"
+
+
+class PriceLevel(models.IntegerChoices):
+    INEXPENSIVE = 1, "$ · inexpensive"
+    MODERATE = 2, "$$ · moderate"
+    EXPENSIVE = 3, "$$$ · expensive"
+    VERY_EXPENSIVE = 4, "$$$$ · very expensive"
+
+
+WEBSITE_INVALID = "Enter a web address starting with https:// or http://."
 
 
 class Restaurant(models.Model):
     name = models.CharField(max_length=100, validators=[validate_visible_text])
     street_address = models.CharField(max_length=200, validators=[validate_visible_text])
     description = models.TextField(max_length=2000, blank=True, validators=[validate_plain_text])
+    cuisine = models.CharField(max_length=20, choices=Cuisine.choices, blank=True)
+    neighbourhood = models.CharField(max_length=60, blank=True, validators=[validate_visible_text])
+    price_level = models.PositiveSmallIntegerField(
+        "price", choices=PriceLevel.choices, null=True, blank=True
+    )
+    phone = models.CharField(max_length=30, blank=True, validators=[validate_phone])
+    website = models.URLField(
+        max_length=200,
+        blank=True,
+        validators=[URLValidator(schemes=["http", "https"], message=WEBSITE_INVALID)],
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # What search matches, folded (restaurant_review.search): the name; the name, cuisine and
+    # neighbourhood. Kept by save() (and by bulk writers, with refresh_search()).
+    search_name = models.TextField(default="", editable=False)
+    search_text = models.TextField(default="", editable=False)
     # What the restaurant's page shows changed this many times: every save of the restaurant
     # and every change to its reviews adds one, in the database (never a stale value read back
     # and saved again), so cached parts of its page are keyed on it and never served stale.
@@ -129,10 +249,11 @@ class Restaurant(models.Model):
 
     objects = RestaurantQuerySet.as_manager()
 
-    # Set on the rows of RestaurantQuerySet.with_rating_stats(), with_cover_photo() and
-    # with_rating_distribution().
+    # Set on the rows of RestaurantQuerySet.with_rating_stats(), with_cover_photo(),
+    # with_rating_distribution() and with_photo_count().
     avg_rating: float | None
     review_count: int
+    photo_count: int
     cover_photo: str | None
     cover_width: int | None
     cover_height: int | None
@@ -141,11 +262,24 @@ class Restaurant(models.Model):
         ordering = ["name", "pk"]
         # The home page's order: an index scan that stops after one page.
         indexes = [models.Index(fields=["name", "id"], name="restaurant_name_id_idx")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(price_level__gte=1) & Q(price_level__lte=4),
+                name="restaurant_price_level_1_to_4",
+            ),
+        ]
+
+    # What search reads (refresh_search()).
+    SEARCHED_FIELDS = frozenset({"name", "cuisine", "neighbourhood"})
 
     def __str__(self) -> str:
         return self.name
 
     def save(self, *args: Any, **kwargs: Any) -> None:
+        self.refresh_search()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and self.SEARCHED_FIELDS.intersection(update_fields):
+            kwargs["update_fields"] = {*update_fields, "search_name", "search_text"}
         if not self._state.adding:
             self.version = models.F("version") + 1
             if kwargs.get("update_fields") is not None:
@@ -157,6 +291,24 @@ class Restaurant(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("restaurant_review:details", args=[self.pk])
+
+    def refresh_search(self) -> None:
+        """Set the search columns from the name, cuisine and neighbourhood."""
+        self.search_name = folded(self.name)
+        self.search_text = folded(self.name, self.get_cuisine_display(), self.neighbourhood)
+
+    def phone_link(self) -> str:
+        return phone_link(self.phone)
+
+    def price_symbols(self) -> str:
+        """The price level as "$" to "$$$$"; "" when it is not known."""
+        return "$" * (self.price_level or 0)
+
+    def price_words(self) -> str:
+        """The price level in words ("moderate"); "" when it is not known."""
+        if not self.price_level:
+            return ""
+        return str(PriceLevel(self.price_level).label).split(" · ", 1)[-1]
 
     def cover_renditions(self) -> list["PhotoRendition"]:
         """The renditions of the cover photo (with_cover_photo()), narrowest first."""

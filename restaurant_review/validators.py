@@ -70,3 +70,26 @@ def validate_plain_text(value: str) -> None:
         raise ValidationError(
             f"Use at most {MAX_COMBINING_MARKS} accents on one letter.", code="too_many_marks"
         )
+
+
+PHONE_CHARACTERS = frozenset("0123456789 +-().")
+PHONE_DIGITS = (7, 15)  # the shortest local numbers; E.164's longest
+
+
+def validate_phone(value: str) -> None:
+    """A phone number as people write it: digits, spaces and + - ( ) ., a leading + only."""
+    digits = sum(char.isdigit() for char in value)
+    if (
+        not set(value) <= PHONE_CHARACTERS
+        or "+" in value[1:]
+        or not PHONE_DIGITS[0] <= digits <= PHONE_DIGITS[1]
+    ):
+        raise ValidationError(
+            "Enter a phone number of 7 to 15 digits, like +1 206 555 0143 or (206) 555-0143.",
+            code="invalid_phone",
+        )
+
+
+def phone_link(value: str) -> str:
+    """A `tel:` link for a phone number validate_phone accepts: its digits, + kept."""
+    return "tel:" + "".join(char for char in value if char.isdigit() or char == "+")

@@ -1,6 +1,5 @@
 import logging
 from http import HTTPStatus
-from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
@@ -18,14 +17,24 @@ from django.views.decorators.http import (
 )
 
 from restaurant_review import caching, limits
-from restaurant_review.forms import ReportForm, RestaurantForm, ReviewForm, SearchForm
+from restaurant_review.forms import (
+    BrowseForm,
+    ReportForm,
+    RestaurantForm,
+    ReviewForm,
+    ReviewsForm,
+)
 from restaurant_review.models import Restaurant, Review
+from restaurant_review.templatetags.notices import AT_REVIEWS
 
 logger = logging.getLogger(__name__)
 
 # 24 cards fill every row at 1, 2, 3 or 4 columns.
 RESTAURANTS_PER_PAGE = 24
 REVIEWS_PER_PAGE = 10
+# The restaurant page's strip of its newest photos; the gallery has them all, a page at a time.
+STRIP_PHOTOS = 8
+GALLERY_PHOTOS_PER_PAGE = 24
 
 ALREADY_POSTED = "You have already posted this review here. Thank you!"
 
@@ -44,18 +53,29 @@ revalidate = cache_control(private=True, no_cache=True)
 @revalidate
 @condition(etag_func=caching.home_etag)
 def index(request: HttpRequest) -> HttpResponse:
-    search_form = SearchForm(request.GET)
-    query = search_form.cleaned_data["q"] if search_form.is_valid() else ""
+    browse = BrowseForm(request.GET)
+    chosen = browse.cleaned_data
+    query = chosen.get("q", "")
     key = caching.home_key(request)
 
     def restaurants_page() -> Page:
-        restaurants = Restaurant.objects.with_rating_stats().with_cover_photo().search(query)
+        restaurants = (
+            Restaurant.objects.with_rating_stats()
+            .with_cover_photo()
+            .filtered(
+                cuisine=chosen.get("cuisine", ""),
+                price_level=chosen.get("price"),
+                min_rating=chosen.get("rating"),
+            )
+            .search(query)
+            .sorted_by(browse.sort_order)
+        )
         return Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
 
     context = {
         # Queried only if the cached parts are missing (restaurant_review.caching).
         "page": SimpleLazyObject(restaurants_page),
-        "search_form": search_form,
+        "browse": browse,
         "query": query,
         **caching.fragment_context(key),
     }
@@ -64,7 +84,12 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def _restaurant_page_queryset() -> QuerySet[Restaurant]:
-    return Restaurant.objects.with_rating_stats().with_rating_distribution()
+    return Restaurant.objects.with_rating_stats().with_rating_distribution().with_photo_count()
+
+
+def _photos(pk: int) -> QuerySet[Review]:
+    """The restaurant's review photos that pages show, newest first."""
+    return Review.objects.visible().filter(restaurant=pk).exclude(photo="")
 
 
 def _render_details(
@@ -84,18 +109,18 @@ def _render_details(
     def the_restaurant() -> Restaurant:
         return get_object_or_404(_restaurant_page_queryset(), pk=pk)
 
+    reviews_form = ReviewsForm(request.GET)
+
     def reviews_page() -> Page:
-        reviews = Review.objects.visible().filter(restaurant=pk)
+        reviews = reviews_form.reviews(Review.objects.visible().filter(restaurant=pk))
         return Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
 
-    page: Any = SimpleLazyObject(reviews_page)
     context = {
         "restaurant_pk": pk,
         "restaurant": SimpleLazyObject(the_restaurant),
-        "page": page,
-        "page_photos": SimpleLazyObject(
-            lambda: [review for review in page.object_list if review.photo]
-        ),
+        "page": SimpleLazyObject(reviews_page),
+        "reviews_form": reviews_form,
+        "strip_photos": SimpleLazyObject(lambda: list(_photos(pk)[:STRIP_PHOTOS])),
         "form": form,
         "empty_form": SimpleLazyObject(ReviewForm),
         # Staff see an "Edit this review" link: their own variant of the cached parts.
@@ -111,6 +136,27 @@ def _render_details(
 @condition(etag_func=caching.details_etag)
 def details(request: HttpRequest, pk: int) -> HttpResponse:
     return _render_details(request, pk)
+
+
+@require_safe
+@revalidate
+@condition(etag_func=caching.details_etag)
+def photos(request: HttpRequest, pk: int) -> HttpResponse:
+    """All of a restaurant's review photos, a page at a time (cached as its page is)."""
+    key = caching.details_key(request, pk)
+    if key is None:
+        raise Http404("No such restaurant.")
+
+    def photos_page() -> Page:
+        return Paginator(_photos(pk), GALLERY_PHOTOS_PER_PAGE).get_page(request.GET.get("page"))
+
+    context = {
+        "restaurant": SimpleLazyObject(lambda: get_object_or_404(Restaurant, pk=pk)),
+        "page": SimpleLazyObject(photos_page),
+        **caching.fragment_context(key),
+    }
+    response = render(request, "restaurant_review/photos.html", context)
+    return caching.tag(response, request, key)
 
 
 def _too_many_posts(request: HttpRequest, exceeded: limits.LimitExceeded) -> HttpResponse:
@@ -240,8 +286,10 @@ def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
         return _render_details(request, pk, form=form, status=HTTPStatus.SERVICE_UNAVAILABLE)
     limits.remember_posted(request, pk, text)
     logger.info("Review %s posted for restaurant %s", form.instance.pk, pk)
-    messages.success(request, "Thank you! Your review was posted.")
-    return redirect(restaurant)
+    # Straight to the new review, with the thanks right above it (not at the top of the page,
+    # out of sight). Location's own fragment: a browser would otherwise keep the form's.
+    messages.success(request, "Thank you! Your review was posted.", extra_tags=AT_REVIEWS)
+    return redirect(f"{restaurant.get_absolute_url()}#review-{form.instance.pk}")
 
 
 ALREADY_REPORTED = "You have reported this review already. Thank you: a moderator will look at it."

@@ -265,10 +265,10 @@ def test_grant_identity_access_lets_migrate_create_tables(postgres_server: Any) 
         # The extension the administrator made lets the app's role build the search index.
         assert "not created" not in migrated.stdout
         indexes = postgres_server.execute(
-            "SELECT indexname FROM pg_indexes WHERE indexname = 'restaurant_name_trgm_idx'",
+            "SELECT indexname FROM pg_indexes WHERE indexname = 'restaurant_search_trgm_idx'",
             app.database,
         )
-        assert indexes == [("restaurant_name_trgm_idx",)]
+        assert indexes == [("restaurant_search_trgm_idx",)]
     finally:
         app.endpoint.stop()
 
@@ -361,8 +361,8 @@ def test_search_ignores_case_for_every_letter_through_an_index_on_postgresql(
     found = json.loads(shell_output(SEARCH_PLANS, env=postgres_app.env))
     assert "Café Éclair" in found["names"]
     assert all("éclair" in name.casefold() for name in found["names"])
-    assert "restaurant_name_trgm_idx" in found["page"], found["page"]
-    assert "restaurant_name_trgm_idx" in found["count"], found["count"]
+    assert "restaurant_search_trgm_idx" in found["page"], found["page"]
+    assert "restaurant_search_trgm_idx" in found["count"], found["count"]
     assert "Seq Scan on restaurant_review_restaurant" not in found["page"] + found["count"]
 
 
@@ -373,13 +373,13 @@ def test_without_pg_trgm_migrate_warns_and_search_still_works(postgres_server: A
     try:
         migrated = manage("migrate", "--noinput", env=app.env)
         assert migrated.returncode == 0, migrated.stderr
-        assert "Search index restaurant_name_trgm_idx not created" in migrated.stdout
+        assert "Search index restaurant_search_trgm_idx not created" in migrated.stdout
         assert "grant_identity_access" in migrated.stdout
         seeded = manage("seed_demo", "--restaurants", "50", "--reviews", "0", env=app.env)
         assert seeded.returncode == 0, seeded.stderr
         found = json.loads(shell_output(SEARCH_PLANS, env=app.env))
         assert "Café Éclair" in found["names"]
-        assert "restaurant_name_trgm_idx" not in found["page"]
+        assert "restaurant_search_trgm_idx" not in found["page"]
     finally:
         app.endpoint.stop()
 

@@ -151,7 +151,7 @@ def test_validation_error_is_shown_next_to_its_field_with_input_kept(
     page.get_by_role("button", name="Post review").click()
     field = page.locator(".field-invalid")
     assert field.count() == 1
-    assert "This field is required." in field.inner_text()
+    assert "Choose a rating" in field.inner_text()
     assert field.locator("select").get_attribute("name") == "rating"
     assert page.get_by_label("Your name").input_value() == "Hasty"
     assert page.get_by_role("textbox", name="Review").input_value() == "Forgot the stars."

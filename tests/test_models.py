@@ -41,20 +41,68 @@ def test_with_rating_stats_averages_and_counts(make_restaurant: Any, make_review
     assert stats["Quiet"].avg_rating is None
 
 
-def test_search_matches_part_of_name_case_insensitively(make_restaurant: Any) -> None:
+def test_search_matches_the_start_of_words_case_insensitively(make_restaurant: Any) -> None:
     make_restaurant(name="Golden Spoon")
     make_restaurant(name="Blue Lantern")
     assert [r.name for r in Restaurant.objects.search("spoon")] == ["Golden Spoon"]
+    assert [r.name for r in Restaurant.objects.search("SPO")] == ["Golden Spoon"]
+    assert list(Restaurant.objects.search("poon")) == []  # not the start of a word
     assert Restaurant.objects.search("  ").count() == 2
 
 
-@pytest.mark.parametrize("query", ["éclair", "ÉCLAIR", "Éclair", "éCLaIR"])
-def test_search_ignores_case_for_every_letter(make_restaurant: Any, query: str) -> None:
+@pytest.mark.parametrize("query", ["éclair", "ÉCLAIR", "Eclair", "eclair", "éCLaIR", "ecla"])
+def test_search_ignores_case_and_accents(make_restaurant: Any, query: str) -> None:
     make_restaurant(name="Café Éclair")
     make_restaurant(name="Straße 9")
-    make_restaurant(name="Eclair Express")  # no accent: a different word
+    make_restaurant(name="Clair de Lune")  # "clair" does not start "eclair"
     assert [r.name for r in Restaurant.objects.search(query)] == ["Café Éclair"]
     assert [r.name for r in Restaurant.objects.search("STRASSE")] == ["Straße 9"]
+    assert [r.name for r in Restaurant.objects.search("strasse 9")] == ["Straße 9"]
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("napoli pizzeria", ["Pizzeria Napoli"]),
+        ("pizz napo", ["Pizzeria Napoli"]),
+        ("dona lupe", ["Taquería Doña Lupe"]),
+        ("taqueria", ["Taquería Doña Lupe"]),
+        ("cafe lumiere", ["Café Lumière"]),
+        ("thai", ["Baan Siam"]),  # by its cuisine
+        ("fremont", ["Café Lumière", "Pizzeria Napoli"]),  # by its neighbourhood
+        ("mexican georgetown", ["Taquería Doña Lupe"]),
+        ("lupe pizzeria", []),  # every word must match
+    ],
+)
+def test_search_finds_every_word_in_any_order_in_name_cuisine_or_neighbourhood(
+    make_restaurant: Any, query: str, found: list[str]
+) -> None:
+    make_restaurant(name="Pizzeria Napoli", cuisine="pizza", neighbourhood="Fremont")
+    make_restaurant(name="Taquería Doña Lupe", cuisine="mexican", neighbourhood="Georgetown")
+    make_restaurant(name="Café Lumière", cuisine="french", neighbourhood="Fremont")
+    make_restaurant(name="Baan Siam", cuisine="thai", neighbourhood="Ballard")
+    assert [r.name for r in Restaurant.objects.search(query)] == found
+
+
+def test_search_ranks_name_matches_first_then_by_name(make_restaurant: Any) -> None:
+    make_restaurant(name="Zest", cuisine="thai")  # "thai" by cuisine only
+    make_restaurant(name="Another Thai Place", cuisine="thai")
+    make_restaurant(name="Thai Tom", cuisine="thai")  # the name starts with it
+    make_restaurant(name="Bangkok Thai", cuisine="thai")
+    assert [r.name for r in Restaurant.objects.search("thai")] == [
+        "Thai Tom",
+        "Another Thai Place",
+        "Bangkok Thai",
+        "Zest",
+    ]
+
+
+def test_search_columns_follow_the_name_cuisine_and_neighbourhood(make_restaurant: Any) -> None:
+    restaurant = make_restaurant(name="Old Name")
+    restaurant.name, restaurant.cuisine = "Ramen Ichiban", "japanese"
+    restaurant.save(update_fields=["name", "cuisine"])
+    assert [r.name for r in Restaurant.objects.search("japanese ichi")] == ["Ramen Ichiban"]
+    assert list(Restaurant.objects.search("old")) == []
 
 
 def test_created_at_is_set_by_the_model(make_review: Any) -> None:

@@ -60,7 +60,7 @@ def test_visitors_report_a_review_once_each_with_a_reason(client: Client, make_r
     assertContains(form, "Report a review")
     assertContains(form, "Rude words here.")
     empty = client.post(report_url(review), {"reason": "  "})
-    assertContains(empty, "This field is required", status_code=HTTPStatus.BAD_REQUEST)
+    assertContains(empty, "Say what is wrong with this review", status_code=HTTPStatus.BAD_REQUEST)
     sent = client.post(report_url(review), {"reason": "Offensive"})
     assertRedirects(sent, review.restaurant.get_absolute_url(), fetch_redirect_response=False)
     assert [str(m) for m in get_messages(sent.wsgi_request)] == [

@@ -31,14 +31,17 @@ def stars(value: float | None, count: int | None = None, *, number: bool = True)
     if value is None:
         return mark_safe('<span class="stars stars-none">No reviews yet</span>')
     text = rating(value)
-    full = int(Decimal(text).to_integral_value(rounding=ROUND_HALF_UP))
+    # Drawn to the nearest half star: outlines, with as many halves filled in over them
+    # (static/css/site.css clips the filled row by the class).
+    halves = int((Decimal(text) * 2).to_integral_value(rounding=ROUND_HALF_UP))
     html = format_html(
         '<span class="stars" title="{text} out of {best}">'
-        '<span class="stars-drawn" aria-hidden="true">{drawn}</span>'
+        '<span class="stars-drawn stars-{halves}" aria-hidden="true">{outline}</span>'
         '<span class="visually-hidden">Rated {text} out of {best}</span>{shown}</span>',
         text=text,
         best=RATING_MAX,
-        drawn="★" * full + "☆" * (RATING_MAX - full),
+        halves=halves,
+        outline="☆" * RATING_MAX,
         shown=format_html('<span class="stars-number" aria-hidden="true">{}</span>', text)
         if number
         else "",

@@ -14,18 +14,22 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from restaurant_review import models
 from restaurant_review.forms import process_photo
 from restaurant_review.management.commands._demo_photos import demo_photo
 from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, content_changed
+from restaurant_review.search import words
 
 
 @dataclass(frozen=True)
 class Cuisine:
     names: tuple[str, ...]  # name patterns: {word} from `words`, {person} from PEOPLE
     words: tuple[str, ...]
-    dishes: tuple[str, ...]
+    dishes: tuple[str, ...]  # each one dish, in the singular: "the {dish} was ..."
     photo: str  # which demo photo suits it (_demo_photos.DISHES)
     blurb: str
+    kind: models.Cuisine
+    prices: tuple[int, ...]  # the price levels such places have
 
 
 CUISINES = (
@@ -35,13 +39,17 @@ CUISINES = (
         ("cacio e pepe", "wild mushroom risotto", "tiramisu", "burrata", "pappardelle ragù"),
         "pasta",
         "Fresh pasta rolled every morning, and a short list of Italian wines.",
+        models.Cuisine.ITALIAN,
+        (2, 3),
     ),
     Cuisine(
         ("{word} Pizza", "Pizzeria {word}", "{person}'s Slice", "{word} Wood Oven"),
         ("Napoli", "Forno Rosso", "Brick House", "Vesuvio", "Little Italy", "Crust"),
-        ("margherita", "diavola", "calzone", "garlic knots", "marinara pizza"),
+        ("margherita", "diavola", "calzone", "garlic bread", "marinara pizza"),
         "pizza",
         "Neapolitan pizza from a wood-fired oven, in and out in ninety seconds.",
+        models.Cuisine.PIZZA,
+        (1, 2),
     ),
     Cuisine(
         ("{word} Ramen", "Noodle House {word}", "{word} Izakaya", "{person}'s Ramen Bar"),
@@ -49,6 +57,8 @@ CUISINES = (
         ("tonkotsu ramen", "gyoza", "karaage", "miso ramen", "pork belly bao"),
         "bowl",
         "Broth simmered for eighteen hours, noodles made in house.",
+        models.Cuisine.JAPANESE,
+        (1, 2),
     ),
     Cuisine(
         ("{word} Thai Kitchen", "Baan {word}", "{word} Curry House", "{person}'s Thai"),
@@ -56,6 +66,8 @@ CUISINES = (
         ("green curry", "pad see ew", "khao soi", "tom yum soup", "mango sticky rice"),
         "bowl",
         "Curries with real heat, and a kind staff who will tone it down if you ask.",
+        models.Cuisine.THAI,
+        (1, 2),
     ),
     Cuisine(
         ("The {word} Table", "{word} & Greens", "{person}'s Garden", "{word} Salad Bar"),
@@ -63,6 +75,8 @@ CUISINES = (
         ("grain bowl", "roasted beet salad", "falafel plate", "kale caesar", "lentil soup"),
         "salad",
         "Seasonal vegetables from farms within fifty miles.",
+        models.Cuisine.VEGETARIAN,
+        (1, 2),
     ),
     Cuisine(
         ("Bistro {word}", "Café {word}", "{person}'s Brasserie", "Le Petit {word}"),
@@ -70,6 +84,8 @@ CUISINES = (
         ("steak frites", "onion soup", "niçoise salad", "crème brûlée", "duck confit"),
         "salad",
         "A Parisian bistro menu, with a long zinc bar and a good house red.",
+        models.Cuisine.FRENCH,
+        (2, 3, 4),
     ),
 )
 PEOPLE = (
@@ -134,17 +150,26 @@ CLOSINGS = (
 )
 
 
-def restaurant_names(rng: random.Random, count: int) -> list[tuple[str, Cuisine]]:
-    """`count` distinct names; the first k are the same for any count (same seed), so a second
-    run, whatever its count, recognises the restaurants of the first."""
-    names: list[tuple[str, Cuisine]] = []
+@dataclass(frozen=True)
+class DemoRestaurant:
+    name: str
+    cuisine: Cuisine
+    neighbourhood: str
+
+
+def restaurant_names(rng: random.Random, count: int) -> list[DemoRestaurant]:
+    """`count` distinct names, each with its cuisine and neighbourhood; the first k are the same
+    for any count (same seed), so a second run, whatever its count, recognises the restaurants
+    of the first. A second place of a name is named after its own neighbourhood."""
+    names: list[DemoRestaurant] = []
     seen: set[str] = set()
     while len(names) < count:
         cuisine = rng.choice(CUISINES)
         name = rng.choice(cuisine.names).format(
             word=rng.choice(cuisine.words), person=rng.choice(PEOPLE)
         )
-        if name in seen:  # a second place of that name: named after its neighbourhood
+        hood = rng.choice(NEIGHBOURHOODS)
+        if name in seen:
             for hood in rng.sample(NEIGHBOURHOODS, len(NEIGHBOURHOODS)):
                 if f"{name} {hood}" not in seen:
                     name = f"{name} {hood}"
@@ -153,8 +178,47 @@ def restaurant_names(rng: random.Random, count: int) -> list[tuple[str, Cuisine]
                 name = f"{name} No. {len(names) + 1}"
         if name not in seen:
             seen.add(name)
-            names.append((name, cuisine))
+            names.append(DemoRestaurant(name, cuisine, hood))
     return names
+
+
+def slug(name: str) -> str:
+    return "-".join(words(name))
+
+
+def demo_restaurant(rng: random.Random, demo: DemoRestaurant, *, now: Any) -> Restaurant:
+    """A Restaurant for `demo`: an address in its neighbourhood, and a phone number and website
+    that reach no one (555-01xx numbers and the .example domain are reserved for fiction)."""
+    restaurant = Restaurant(
+        name=demo.name,
+        street_address=f"{rng.randint(100, 9999)} {rng.choice(STREETS)}, {demo.neighbourhood}",
+        description=demo.cuisine.blurb,
+        cuisine=demo.cuisine.kind,
+        neighbourhood=demo.neighbourhood,
+        price_level=rng.choice(demo.cuisine.prices),
+        phone=f"(206) 555-01{rng.randint(0, 99):02d}" if rng.random() < 0.9 else "",
+        website=f"https://{slug(demo.name)}.example/" if rng.random() < 0.7 else "",
+        created_at=now - timedelta(days=rng.randint(400, 900)),
+    )
+    restaurant.refresh_search()  # bulk_create does not call save()
+    return restaurant
+
+
+def spread_photos(rng: random.Random, reviews: list[Review], count: int) -> list[Review]:
+    """`count` reviews to get a photo: one per restaurant in turn (newest review first, so it
+    is the cover), so that as many restaurants as possible have a cover photo."""
+    by_restaurant: dict[int, list[Review]] = {}
+    for review in sorted(reviews, key=lambda review: review.created_at, reverse=True):
+        by_restaurant.setdefault(id(review.restaurant), []).append(review)
+    queues = list(by_restaurant.values())
+    rng.shuffle(queues)
+    chosen: list[Review] = []
+    while len(chosen) < count and queues:
+        queues = [queue for queue in queues if queue]
+        for queue in queues:
+            if len(chosen) < count:
+                chosen.append(queue.pop(0))
+    return chosen
 
 
 def review_text(rng: random.Random, rating: int, cuisine: Cuisine) -> str:
@@ -203,7 +267,7 @@ class Command(BaseCommand):
                 Restaurant.objects.all().delete()
             self.stdout.write(f"Deleted {deleted} restaurants and their reviews.")
         else:
-            present = Restaurant.objects.filter(name__in=[name for name, _ in names]).count()
+            present = Restaurant.objects.filter(name__in=[demo.name for demo in names]).count()
             if present:
                 self.stdout.write(
                     f"The demo data is there already ({present} of its restaurants): nothing "
@@ -214,25 +278,11 @@ class Command(BaseCommand):
         batch_size = options["batch_size"]
         with transaction.atomic():
             restaurants = Restaurant.objects.bulk_create(
-                [
-                    Restaurant(
-                        name=name,
-                        street_address=(
-                            f"{rng.randint(100, 9999)} {rng.choice(STREETS)}, "
-                            f"{rng.choice(NEIGHBOURHOODS)}"
-                        ),
-                        description=cuisine.blurb,
-                        created_at=now - timedelta(days=rng.randint(400, 900)),
-                    )
-                    for name, cuisine in names
-                ],
-                batch_size=batch_size,
+                [demo_restaurant(rng, demo, now=now) for demo in names], batch_size=batch_size
             )
             reviews = self.make_reviews(rng, restaurants, names, options, now=now)
-            cuisine_of = {
-                id(r): cuisine for r, (_, cuisine) in zip(restaurants, names, strict=True)
-            }
-            for review in rng.sample(reviews, min(options["photos"], len(reviews))):
+            cuisine_of = {id(r): demo.cuisine for r, demo in zip(restaurants, names, strict=True)}
+            for review in spread_photos(rng, reviews, options["photos"]):
                 data = demo_photo(rng, cuisine_of[id(review.restaurant)].photo)
                 # As an upload is stored: re-encoded, with renditions (at bulk_create).
                 review.photo = process_photo(io.BytesIO(data), size=len(data))
@@ -251,7 +301,7 @@ class Command(BaseCommand):
     def make_reviews(
         rng: random.Random,
         restaurants: list[Restaurant],
-        names: list[tuple[str, Cuisine]],
+        names: list[DemoRestaurant],
         options: dict[str, Any],
         *,
         now: Any,
@@ -276,7 +326,7 @@ class Command(BaseCommand):
                     restaurant=restaurant,
                     user_name=rng.choice(REVIEWERS),
                     rating=rating,
-                    review_text=review_text(rng, rating, names[index][1]),
+                    review_text=review_text(rng, rating, names[index].cuisine),
                     created_at=now - timedelta(seconds=rng.uniform(0, age)),
                 )
             )
