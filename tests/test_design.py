@@ -3,6 +3,7 @@ desktop and phone widths, nothing scrolls sideways, and a failed form puts the u
 summary. Chromium (Debian) with Playwright against start.sh on the embedded default."""
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -108,7 +109,11 @@ def public_pages(site: Site) -> list[tuple[str, str]]:
         ("home, page 2", "/?page=2"),
         ("search results", "/?q=pizza"),
         ("search without results", "/?q=nothing-like-this"),
+        ("filtered and sorted", "/?q=a&cuisine=french&price=3&rating=2&sort=rating"),
+        ("filters not understood", "/?sort=bogus&price=9"),
         ("restaurant with reviews", f"/restaurant/{site.busy}/"),
+        ("reviews by stars, lowest first", f"/restaurant/{site.busy}/?stars=3&order=lowest"),
+        ("photo gallery", f"/restaurant/{site.busy}/photos/"),
         ("restaurant without reviews", f"/restaurant/{site.empty}/"),
         ("add a restaurant", "/restaurant/new/"),
         ("report a review", "/review/1/report/"),
@@ -279,3 +284,38 @@ def test_no_page_breaks_the_content_security_policy(browser: Any, site: Site) ->
     finally:
         context.close()
     assert refused == []
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 800}, {"width": 390, "height": 844}]
+)
+def test_a_posted_review_is_in_view_with_its_thanks(
+    browser: Any, site: Site, viewport: dict[str, int]
+) -> None:
+    """After posting, the browser lands on the new review (not the form's #review-form, nor
+    the top of a long page): the review is marked, and the thanks just above it are in view."""
+    context = browser.new_context(viewport=viewport, bypass_csp=True)  # for axe
+    page = context.new_page()
+    try:
+        page.goto(site.url + f"/restaurant/{site.busy}/")
+        page.get_by_label("Your name").fill(f"Viewer {viewport['width']}")
+        page.get_by_label("Rating").select_option("5")
+        text = f"Landed right on it at {viewport['width']} px."
+        page.get_by_role("textbox", name="Review").fill(text)
+        page.get_by_role("button", name="Post review").click()
+        page.wait_for_load_state()
+        assert re.search(r"#review-\d+$", page.url), page.url
+        review = page.locator(".review:target")
+        assert review.count() == 1
+        assert text in review.inner_text()
+
+        def in_view(locator: Any) -> bool:
+            box = locator.bounding_box()
+            return box is not None and 0 <= box["y"] and box["y"] + 40 <= viewport["height"]
+
+        page.wait_for_function("window.scrollY > 0")
+        assert in_view(review)
+        assert in_view(page.get_by_text("Thank you! Your review was posted."))
+        assert_accessible_and_fits(page, f"review posted, {viewport['width']} px")
+    finally:
+        context.close()

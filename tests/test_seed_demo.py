@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from PIL import Image, ImageStat
 
-from restaurant_review.management.commands.seed_demo import DETAILS, OPENINGS
+from restaurant_review.management.commands.seed_demo import DETAILS, NEIGHBOURHOODS, OPENINGS
 from restaurant_review.models import Restaurant, Review
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,38 @@ def test_second_run_adds_nothing_and_reset_starts_over(
     assert "Deleted 9 restaurants" in reset
     assert Restaurant.objects.count() == 5 and Review.objects.count() == 10
     assert media_files() == []  # the old photos went with their reviews
+
+
+def test_details_agree_with_each_other() -> None:
+    """A restaurant's neighbourhood is the one in its address and in its name if named after
+    one; its cuisine suits its name; phone numbers and websites reach no one."""
+    seed("--restaurants", "300", "--reviews", "0")
+    restaurants = list(Restaurant.objects.all())
+    for restaurant in restaurants:
+        assert restaurant.street_address.endswith(f", {restaurant.neighbourhood}")
+        named_after = [hood for hood in NEIGHBOURHOODS if restaurant.name.endswith(f" {hood}")]
+        assert named_after in ([], [restaurant.neighbourhood]), restaurant.name
+        assert restaurant.cuisine and restaurant.price_level
+        assert restaurant.phone == "" or re.fullmatch(r"\(206\) 555-01\d\d", restaurant.phone)
+        assert restaurant.website == "" or restaurant.website.endswith(".example/")
+        restaurant.full_clean()  # every field passes the forms' validation
+    assert len([r for r in restaurants if r.name.endswith(NEIGHBOURHOODS)]) > 10
+    pizza = Restaurant.objects.filter(name__contains="Pizz").values_list("cuisine", flat=True)
+    assert set(pizza) == {"pizza"}
+    assert Restaurant.objects.search("pizza fremont").exists()  # the search columns are set
+
+
+def test_reviews_read_right() -> None:
+    """No plural dish with a singular verb ("The garlic knots was good")."""
+    seed("--restaurants", "30", "--reviews", "600")
+    texts = Review.objects.values_list("review_text", flat=True)
+    assert not [text for text in texts if re.search(r"\b\w+s (was|is)\b", text)]
+
+
+def test_photos_go_to_as_many_restaurants_as_possible() -> None:
+    seed("--restaurants", "12", "--reviews", "80", "--photos", "8")
+    reviewed = set(Review.objects.values_list("restaurant", flat=True))
+    with_photo = set(Review.objects.exclude(photo="").values_list("restaurant", flat=True))
+    assert len(with_photo) == min(8, len(reviewed))
+    covers = Restaurant.objects.with_cover_photo().exclude(cover_photo=None)
+    assert covers.count() == len(with_photo)  # each one is its restaurant's cover

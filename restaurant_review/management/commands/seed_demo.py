@@ -81,7 +81,7 @@ CUISINES = (
     Cuisine(
         ("Bistro {word}", "Café {word}", "{person}'s Brasserie", "Le Petit {word}"),
         ("Éclair", "Lumière", "Marais", "Provence", "Chez Nous", "Montmartre", "Soleil"),
-        ("steak frites", "onion soup", "niçoise salad", "crème brûlée", "duck confit"),
+        ("steak au poivre", "onion soup", "niçoise salad", "crème brûlée", "duck confit"),
         "salad",
         "A Parisian bistro menu, with a long zinc bar and a good house red.",
         models.Cuisine.FRENCH,
