@@ -96,11 +96,19 @@ def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
     page.get_by_role("link", name="Page 1").click()
     page.wait_for_url(re.compile(r"page=1"))
     word = page.locator(".restaurant-grid h2").first.inner_text().split()[-1]
-    page.get_by_label("Search restaurants by name").fill(word)
+    page.get_by_label("Search restaurants").fill(word.upper())
     page.get_by_role("button", name="Search").click()
     page.wait_for_url(re.compile(r"q="))
     names = page.locator(".restaurant-grid h2").all_inner_texts()
-    assert names and all(word.lower() in name.lower() for name in names)
+    assert names and word.lower() in names[0].lower()  # name matches first
+    # The filter bar is a plain form: choose, then Apply.
+    page.get_by_label("Sort by").select_option("rating")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url(re.compile(r"sort=rating"))
+    shown = page.locator(".restaurant-grid .stars-number").all_inner_texts()
+    assert shown == sorted(shown, key=float, reverse=True)
+    assert page.get_by_label("Search restaurants").input_value() == word.upper()
+    names = page.locator(".restaurant-grid h2").all_inner_texts()
     page.locator(".restaurant-grid h2 a").first.click()
     assert page.locator("h1").inner_text() == names[0]
     screenshot(page, live_app, "restaurant")
