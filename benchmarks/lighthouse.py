@@ -159,7 +159,10 @@ def main() -> None:
             base = server.url.replace("127.0.0.1", "localhost")
             pages = {
                 "home": "/",
+                "search, filtered and sorted": "/?q=a&price=2&rating=3&sort=rating",
                 "restaurant with photo reviews": f"/restaurant/{busy}/",
+                "its reviews by stars": f"/restaurant/{busy}/?stars=4&order=lowest",
+                "its photo gallery": f"/restaurant/{busy}/photos/",
                 "add a restaurant": "/restaurant/new/",
                 "404 page": "/no-such-page/",
             }

@@ -80,8 +80,7 @@ class BrowseForm(forms.Form):
             self.fields["sort"].choices = [c for c in SORTS if c[0] != RELEVANCE]  # type: ignore[attr-defined]
         # The order in use shows as chosen, also when the address names none.
         if self.data.get("sort") != self.sort_order:
-            self.data = self.data.copy()
-            self.data["sort"] = self.sort_order
+            self.data = {**self.data, "sort": self.sort_order}
 
     @property
     def left_out(self) -> bool:

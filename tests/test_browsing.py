@@ -304,3 +304,31 @@ def test_a_phone_photo_of_over_15_mb_is_accepted(
     assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:2000]
     review = Review.objects.get()
     assert max(review.photo_width, review.photo_height) == 2048
+
+
+def test_staff_edit_the_details_in_the_admin_and_search_follows(
+    admin_client: Client, client: Client, make_restaurant: Any
+) -> None:
+    restaurant = make_restaurant(name="Fig")
+    url = reverse("admin:restaurant_review_restaurant_change", args=[restaurant.pk])
+    form = admin_client.get(url).content.decode()
+    for field in ("cuisine", "neighbourhood", "price_level", "phone", "website"):
+        assert f'id="id_{field}"' in form
+    data = {
+        "name": "Fig",
+        "street_address": "1 Main St",
+        "description": "",
+        "cuisine": "greek",
+        "neighbourhood": "Ballard",
+        "price_level": "2",
+        "phone": "(206) 555-0100",
+        "website": "fig.example",
+        "reviews-TOTAL_FORMS": "0",
+        "reviews-INITIAL_FORMS": "0",
+    }
+    response = admin_client.post(url, data)
+    assert response.status_code == HTTPStatus.FOUND, response.content.decode()[:3000]
+    restaurant.refresh_from_db()
+    assert restaurant.website == "https://fig.example"
+    assert names_listed(client, q="greek ballard") == ["Fig"]
+    assert names_listed(client, cuisine="greek") == ["Fig"]
