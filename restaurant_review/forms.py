@@ -80,7 +80,20 @@ class BrowseForm(forms.Form):
             self.fields["sort"].choices = [c for c in SORTS if c[0] != RELEVANCE]  # type: ignore[attr-defined]
         # The order in use shows as chosen, also when the address names none.
         if self.data.get("sort") != self.sort_order:
-            self.data = {**self.data, "sort": self.sort_order}
+            self.data = {
+                **{name: self.data.get(name) for name in self.data},
+                "sort": self.sort_order,
+            }
+
+    @classmethod
+    def typed_query(cls, data: Any) -> str:
+        """The search in `data` as the form would clean it ("" if the form would refuse it),
+        without building the form."""
+        field = cls.base_fields["q"]
+        try:
+            return str(field.clean(data.get("q", "")))
+        except forms.ValidationError:
+            return ""
 
     @property
     def left_out(self) -> bool:

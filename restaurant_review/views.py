@@ -1,5 +1,6 @@
 import logging
 from http import HTTPStatus
+from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
@@ -53,12 +54,12 @@ revalidate = cache_control(private=True, no_cache=True)
 @revalidate
 @condition(etag_func=caching.home_etag)
 def index(request: HttpRequest) -> HttpResponse:
-    browse = BrowseForm(request.GET)
-    chosen = browse.cleaned_data
-    query = chosen.get("q", "")
     key = caching.home_key(request)
+    # The form (its choices copied for each instance) only when the cached parts are drawn.
+    browse: Any = SimpleLazyObject(lambda: BrowseForm(request.GET))
 
     def restaurants_page() -> Page:
+        chosen = browse.cleaned_data
         restaurants = (
             Restaurant.objects.with_rating_stats()
             .with_cover_photo()
@@ -67,7 +68,7 @@ def index(request: HttpRequest) -> HttpResponse:
                 price_level=chosen.get("price"),
                 min_rating=chosen.get("rating"),
             )
-            .search(query)
+            .search(chosen.get("q", ""))
             .sorted_by(browse.sort_order)
         )
         return Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
@@ -76,7 +77,8 @@ def index(request: HttpRequest) -> HttpResponse:
         # Queried only if the cached parts are missing (restaurant_review.caching).
         "page": SimpleLazyObject(restaurants_page),
         "browse": browse,
-        "query": query,
+        # For the title, outside the cached parts: the search as typed, without the form.
+        "query": BrowseForm.typed_query(request.GET),
         **caching.fragment_context(key),
     }
     response = render(request, "restaurant_review/index.html", context)
