@@ -111,7 +111,8 @@ def _render_details(
     def the_restaurant() -> Restaurant:
         return get_object_or_404(_restaurant_page_queryset(), pk=pk)
 
-    reviews_form = ReviewsForm(request.GET)
+    # Only when the cached parts are drawn, as on the home page.
+    reviews_form: Any = SimpleLazyObject(lambda: ReviewsForm(request.GET))
 
     def reviews_page() -> Page:
         reviews = reviews_form.reviews(Review.objects.visible().filter(restaurant=pk))
