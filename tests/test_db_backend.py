@@ -436,3 +436,34 @@ def test_an_exhausted_pool_says_so_like_djangos_own_backend(
     finally:
         holder.close()
         holder.close_pool()
+
+
+def test_a_pool_keeps_to_its_database_when_settings_change_in_place(
+    postgres_server: Any, postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    """A pool serves every thread's connection object, so, as with Django's own backend,
+    what it connects to is fixed when it is built. Django's parallel test runner and tests
+    change a connection's settings in place (another database for a while); a pool that
+    followed them kept connections to that database and later tests found tables missing."""
+    from psycopg import sql
+
+    identity_in_process(postgres_app.endpoint)
+    elsewhere = f"elsewhere_{uuid.uuid4().hex[:8]}"
+    postgres_server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(elsewhere)))
+    options = {"sslmode": "require", "pool": {"min_size": 0, "max_size": 4, "timeout": 5}}
+    connection = wrapper(postgres_app.settings_dict(CONN_MAX_AGE=0, OPTIONS=options))
+    connection.ensure_connection()
+    pool = connection.pool
+    try:
+        with pool.connection() as first:
+            connection.settings_dict["NAME"] = elsewhere  # e.g. a test's own test database
+            with pool.connection() as second:  # the pool grows meanwhile
+                databases = {
+                    first.execute("SELECT current_database()").fetchone()[0],
+                    second.execute("SELECT current_database()").fetchone()[0],
+                }
+        assert databases == {postgres_app.database}
+    finally:
+        connection.settings_dict["NAME"] = postgres_app.database
+        connection.close()
+        connection.close_pool()

@@ -115,8 +115,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # stale. psycopg-pool >= 3.3 accepts a callable, called for each new connection.
         pool = super().pool  # type: ignore[misc]  # django-stubs 5.2 lacks Django 5.1's pool
         if pool is not None and self.uses_entra_token and not callable(pool.kwargs):
-            pool.kwargs = self._pool_connection_kwargs
+            pool.kwargs = FreshTokenKwargs(pool.kwargs, self.settings_dict)
         return pool
 
-    def _pool_connection_kwargs(self) -> dict[str, Any]:
-        return {**self.get_connection_params(), "autocommit": True}
+
+class FreshTokenKwargs:
+    """A pool's connection kwargs with a current token as the password. Everything else is
+    what Django fixed when it built the pool, as its own backend does: a pool serves every
+    thread, so it must not follow one connection object's settings, which tests and Django's
+    parallel test runner change in place (a pool that did reached other databases)."""
+
+    def __init__(self, kwargs: dict[str, Any], settings_dict: dict[str, Any]) -> None:
+        self.kwargs = {name: value for name, value in kwargs.items() if name != "password"}
+        self.settings_dict = dict(settings_dict)
+
+    def __call__(self) -> dict[str, Any]:
+        return {**self.kwargs, "password": entra_password(self.settings_dict)}
