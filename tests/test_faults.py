@@ -190,3 +190,44 @@ def test_faults_cost_only_503s_and_lose_nothing(
     referenced = {name for photo in stored(env).values() if photo for name in stored_names(photo)}
     assert {blob.name for blob in photos.list_blobs()} - referenced == set()
     app.endpoint.stop()
+
+
+def test_after_a_restart_kept_connections_are_replaced_without_an_error(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """Workers keep their connections between requests (DB_CONN_MAX_AGE). A PostgreSQL
+    restart ends them all; once it is back, every request gets a new connection and its page,
+    none a 500 or 503, without restarting the app."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app = make_postgres_app(postgres_server)
+    env = base_env(**app.env, SECRET_KEY=secrets.token_urlsafe(50))
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    assert manage("seed_demo", "--restaurants", "3", "--reviews", "6", env=env).returncode == 0
+    server = AppServer(
+        {**env, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}, tmp_path / "server.log"
+    ).start()
+    paths = ["/", "/restaurant/1/", "/?sort=rating", "/restaurant/2/"] * 16
+
+    def statuses() -> list[int]:
+        with ThreadPoolExecutor(8) as pool:
+            return list(pool.map(lambda path: http_request(server.url + path)[0], paths))
+
+    def kept() -> int:
+        query = "SELECT count(*) FROM pg_stat_activity WHERE usename = %s"
+        with postgres_server.admin() as admin:
+            return admin.execute(query, [app.role]).fetchone()[0]
+
+    try:
+        assert set(statuses()) == {200}
+        before = kept()
+        assert before >= 2, "the workers kept no connections to replace"
+        postgres_server.restart()
+        assert kept() == 0
+        after = statuses()
+        assert after.count(200) == len(paths), (sorted(set(after)), server.log()[-3000:])
+        assert kept() >= 2
+    finally:
+        server.stop()
+        app.endpoint.stop()
+    assert "Traceback" not in server.log()
