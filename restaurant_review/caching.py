@@ -13,11 +13,16 @@ restaurant's header and page of reviews, the unbound review form) are cached wit
   parts drawn by the previous templates.
 Nothing expires by time: FRAGMENT_SECONDS only lets a cache evict old versions.
 
+For a plain visit (nobody signed in, no message waiting: nearly every visit) the whole page
+is cached too, under the same key, with a stand-in where the form's CSRF token goes: the next
+plain visit gets that page with its own token and no template drawn at all (`render_page`).
+
 The same keys, with what differs per visitor (CSRF cookie, signed-in user), make the pages'
 ETags, so a repeat visit gets 304 Not Modified without rendering (views.py).
 """
 
 import hashlib
+import secrets
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
@@ -25,8 +30,11 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
+from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
 
 from restaurant_review.models import restaurant_version, site_version
 
@@ -127,3 +135,35 @@ def details_etag(request: HttpRequest, pk: int) -> str | None:
 def fragment_context(key: str) -> dict[str, Any]:
     """What templates need for `{% cache fragment_seconds NAME cache_key %}`."""
     return {"cache_key": key, "fragment_seconds": FRAGMENT_SECONDS}
+
+
+def _plain_visit(request: HttpRequest) -> bool:
+    """Whether this visitor's page is everyone's page but for the CSRF token: nobody signed
+    in (who could be staff, with links of their own) and no message waiting to be shown."""
+    return not request.COOKIES.get(CookieStorage.cookie_name) and not (
+        request.user.is_authenticated
+    )
+
+
+def render_page(
+    request: HttpRequest, key: str, template_name: str, context: dict[str, Any]
+) -> HttpResponse:
+    """The page `template_name` draws with `context`, whose cached parts are `key`. On a plain
+    visit, the whole page comes from the cache when another plain visit drew it under the same
+    key, with this visitor's CSRF token put in the stand-in's place; otherwise the page is
+    drawn (from its cached parts) and, for a plain visit, cached for the next."""
+    if not _plain_visit(request):
+        return HttpResponse(render_to_string(template_name, context, request))
+    pages = caches["template_fragments"]
+    page_key = f"page.{template_name}.{key}"  # a restaurant's page and gallery share `key`
+    cached = pages.get(page_key)
+    if cached is None:
+        # A stand-in no one can guess, so no review's text can contain it.
+        stand_in = f"csrf{secrets.token_hex(16)}"
+        html = render_to_string(template_name, {**context, "csrf_token": stand_in}, request)
+        cached = (stand_in, html)
+        pages.set(page_key, cached, FRAGMENT_SECONDS)
+    stand_in, html = cached
+    if stand_in in html:  # a page with a form: the token this visitor's cookie goes with
+        html = html.replace(stand_in, get_token(request))
+    return HttpResponse(html)

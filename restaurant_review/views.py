@@ -81,7 +81,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "query": BrowseForm.typed_query(request.GET),
         **caching.fragment_context(key),
     }
-    response = render(request, "restaurant_review/index.html", context)
+    response = caching.render_page(request, key, "restaurant_review/index.html", context)
     return caching.tag(response, request, key)
 
 
@@ -130,7 +130,10 @@ def _render_details(
         "staff_view": bool(request.user.is_authenticated and request.user.is_staff),
         **caching.fragment_context(key),
     }
-    response = render(request, "restaurant_review/details.html", context, status=status)
+    if form is not None:  # a post's errors: this visitor's own page
+        response = render(request, "restaurant_review/details.html", context, status=status)
+    else:
+        response = caching.render_page(request, key, "restaurant_review/details.html", context)
     return caching.tag(response, request, key)
 
 
@@ -158,7 +161,7 @@ def photos(request: HttpRequest, pk: int) -> HttpResponse:
         "page": SimpleLazyObject(photos_page),
         **caching.fragment_context(key),
     }
-    response = render(request, "restaurant_review/photos.html", context)
+    response = caching.render_page(request, key, "restaurant_review/photos.html", context)
     return caching.tag(response, request, key)
 
 

@@ -224,6 +224,32 @@ def test_the_csrf_token_stays_per_visitor(client: Client, make_restaurant: Any) 
         assert post.status_code == HTTPStatus.FOUND
 
 
+def test_a_plain_visit_gets_the_whole_page_from_the_cache(
+    admin_client: Client, make_review: Any, review_data: dict[str, Any]
+) -> None:
+    """Once a page is drawn for a plain visit (nobody signed in, no message), the next plain
+    visitor's comes whole from the cache, no template drawn, with their own CSRF token;
+    staff and a visitor with a message waiting still get pages of their own."""
+    review = make_review(review_text="Crisp and hot.")
+    for url in (INDEX, review.restaurant.get_absolute_url(), f"{INDEX}?sort=rating"):
+        assert Client().get(url).templates  # drawn, and cached for the next plain visit
+        again = Client().get(url)
+        assert again.status_code == HTTPStatus.OK and again.templates == []
+        assert again.content.decode().count("Crisp and hot.") == int("restaurant" in url)
+        assert "Admin</a>" in admin_client.get(url).content.decode()
+    visitor = Client()
+    url = review.restaurant.get_absolute_url()
+    post = visitor.post(reverse("restaurant_review:add_review", args=[review.restaurant.pk]), {
+        **review_data, "review_text": "Second visit, still crisp.",
+    })  # fmt: skip
+    assert post.status_code == HTTPStatus.FOUND
+    thanked = visitor.get(url)
+    assert thanked.templates and "Thank you" in thanked.content.decode()
+    # The new review, for the next plain visitor too: a new version, a new page.
+    fresh = Client().get(url).content.decode()
+    assert "Second visit, still crisp." in fresh and "Thank you" not in fresh
+
+
 class WindowedStorage(FileSystemStorage):
     """Local files whose links change with a window, as signed links do."""
 
