@@ -12,6 +12,8 @@ Django view's (the ceiling), and the query counts at two data sizes.
 
     python3 benchmarks/run.py                       # 1,000 restaurants, 50,000 reviews
     python3 benchmarks/run.py --seconds 5 --restaurants 200 --reviews 10000
+    python3 benchmarks/run.py --restaurants 100 --reviews 2000 --busiest 20 --workers 2 \
+        --upstream ../msdocs-django-postgresql-sample-app   # and the upstream sample's pages
 
 Needs the PostgreSQL server binaries and redis-server (./run-tests.sh installs them) and wrk
 (apt-get install wrk). Not part of the test suite.
@@ -32,6 +34,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from benchmarks.upstream import upstream_server  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
 from tests.redis_server import REDIS_RESOURCE, RedisServer, find_redis_server  # noqa: E402
 from tests.services import AppServer, base_env, http_request, manage, shell_output  # noqa: E402
@@ -77,7 +80,13 @@ def page_queries(base: str, busiest: int) -> dict[str, tuple[int, int]]:
 
 
 def load(
-    url: str, *, seconds: float, connections: int, post: bool = False, form_page: str = "/"
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    post: bool = False,
+    form_page: str = "/",
+    count_queries: bool = True,
 ) -> dict:
     """Load `url` with wrk, a native load generator (Debian's package), so the generator is
     not what limits the figures; a review post is a real form post, CSRF cookie and token
@@ -118,7 +127,7 @@ def load(
                 headers={"Cookie": cookie, "Content-Type": content_type},
             )
             queries.append(int(answer.get("x-query-count", 0)))
-    else:
+    elif count_queries:  # the upstream sample has no X-Query-Count
         queries = [queries_of(url) for _ in range(3)]
     command = [
         wrk,
@@ -170,6 +179,12 @@ def main() -> None:
     parser.add_argument("--token-lifetime", type=float, default=3600)
     parser.add_argument(
         "--no-redis", action="store_true", help="local-memory caches instead of shared Redis"
+    )
+    parser.add_argument(
+        "--upstream",
+        type=Path,
+        help="a checkout of Azure-Samples/msdocs-django-postgresql-sample-app: load its home "
+        "and restaurant pages too, with the same data, workers and load",
     )
     args = parser.parse_args()
 
@@ -254,6 +269,31 @@ def main() -> None:
             ),
         }
         calls_during = app.token_calls() - calls_before
+        upstream: dict[str, dict] = {}
+        if args.upstream:
+            print("Serving the upstream sample ...", flush=True)
+            # Its restaurant page from its minute-long page cache, then drawn each time.
+            for page_cache, name, path in (
+                (True, "home page", "/"),
+                (True, "restaurant page, 60 s cache", "/1/"),
+                (False, "restaurant page", "/1/"),
+            ):
+                with upstream_server(
+                    args.upstream.resolve(),
+                    postgres,
+                    restaurants=args.restaurants,
+                    reviews=max(1, args.reviews // args.restaurants),
+                    workers=workers,
+                    threads=int(env.get("GUNICORN_THREADS", "4")),
+                    log_dir=Path(media),
+                    page_cache=page_cache,
+                ) as upstream_base:
+                    upstream[name] = load(
+                        upstream_base + path,
+                        seconds=args.seconds,
+                        connections=args.connections,
+                        count_queries=False,
+                    )
         redis_calls = len(app.endpoint.calls_for(REDIS_RESOURCE)) - redis_calls_before
         memory = worker_memory_mb(server.process.pid) if server.process else []
         redis_memory = (
@@ -275,13 +315,19 @@ def main() -> None:
         f"{'local-memory caches' if args.no_redis else 'Redis with Entra tokens'}\n"
     )
     print(
-        f"{'':22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% ceiling':>11}{'queries':>9}{'errors':>8}"
+        f"{'':38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% ceiling':>11}{'queries':>9}{'errors':>8}"
     )
     for name, result in pages.items():
         queries = ",".join(str(q) for q in result["queries"]) or "-"
         share = 100 * result["rps"] / ceiling if ceiling else 0
         print(
-            f"{name:22}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
+            f"{name:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
+        )
+    for name, result in upstream.items():
+        print(
+            f"{'upstream ' + name:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}"
+            f"{result['p99_ms']:9.1f}{100 * result['rps'] / ceiling:10.0f}%{'-':>9}"
+            f"{result['errors']:8}"
         )
     print(
         "\nSQL queries per page (first request after the data changed, then from the cache) "
@@ -304,6 +350,13 @@ def main() -> None:
     for name in ("home page", "restaurant page"):
         share = 100 * pages[name]["rps"] / ceiling if ceiling else 0
         print(f"  {name} >= 50 % of the bare-view ceiling: {share:.0f} % -> {verdict(share >= 50)}")
+    for name in ("home page", "restaurant page"):
+        if name in upstream:
+            times = pages[name]["rps"] / upstream[name]["rps"] if upstream[name]["rps"] else 0
+            print(
+                f"  {name} >= 20 x the upstream sample's (drawn): {times:.1f} x "
+                f"-> {verdict(times >= 20)}"
+            )
     constant = small_counts == large_counts
     print(
         f"  queries per page constant as data grows: {small_counts} vs {large_counts} "
