@@ -28,11 +28,12 @@ from tests.services import free_port, http_request
 
 SETTINGS = """from azureproject.production import *  # noqa: F403
 
+# cache_page (its restaurant page) uses the default cache; its sessions a cache of their own.
 CACHES = {{
-    "default": {{"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
-    "pages": {{"BACKEND": "django.core.cache.backends.{pages}"}},
+    "default": {{"BACKEND": "django.core.cache.backends.{pages}"}},
+    "sessions": {{"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
 }}
-CACHE_MIDDLEWARE_ALIAS = "pages"
+SESSION_CACHE_ALIAS = "sessions"
 """
 
 
