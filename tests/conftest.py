@@ -6,7 +6,6 @@ import io
 import logging
 import os
 import pwd
-import secrets
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -20,7 +19,7 @@ from PIL import ExifTags, Image
 from azureproject.credential import reset_credentials
 from restaurant_review.models import Restaurant, Review
 from tests.azurite import Azurite, find_azurite
-from tests.helpers import AZURE_HOST, CHROMIUM, CHROMIUM_ARGS, BlobApp, image_bytes
+from tests.helpers import CHROMIUM, CHROMIUM_ARGS, BlobApp, azure_mode_settings, image_bytes
 from tests.identity import IdentityEndpoint
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
 from tests.redis_server import RedisServer, find_redis_server
@@ -57,6 +56,14 @@ def _media_and_static(settings: Any, tmp_path: Path) -> None:
         },
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """In this process, a quick hasher, as Django's documentation suggests for tests: the
+    production one (PBKDF2, a million rounds) costs half a second per sign-in here, also for
+    an unknown username. Servers the tests start keep the production hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture(autouse=True)
@@ -236,18 +243,8 @@ def blob_app(
 
 @pytest.fixture
 def azure_mode_env(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:
-    """The app settings App Service would have, pointed at the test PostgreSQL and Azurite;
-    the managed identity is the test endpoint (private container, SAS links)."""
-    container = f"photos-{uuid.uuid4().hex[:10]}"
-    azurite.admin(postgres_app.endpoint).create_container(container)
-    return {
-        **postgres_app.env,
-        "WEBSITE_HOSTNAME": AZURE_HOST,
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "AZURE_STORAGEBLOB_RESOURCEENDPOINT": azurite.account_url,
-        "STORAGE_CONTAINER_NAME": container,
-        "REQUESTS_CA_BUNDLE": str(azurite.ca_file),
-    }
+    """The app settings App Service would have (tests.helpers.azure_mode_settings)."""
+    return azure_mode_settings(postgres_app, azurite)
 
 
 # Redis standing in for Azure Redis with Entra ID (tests/redis_server.py)

@@ -6,6 +6,8 @@ Imported by test modules and by conftest.py (pytest advises against importing fr
 import base64
 import io
 import json
+import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,9 +19,26 @@ from PIL import ExifTags, Image
 
 from tests.azurite import STORAGE_RESOURCE, Azurite
 from tests.identity import IdentityEndpoint
+from tests.postgres import PostgresApp
 
 # The app's host name in Azure-mode tests (WEBSITE_HOSTNAME).
 AZURE_HOST = "restaurant-review.azurewebsites.net"
+
+
+def azure_mode_settings(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:
+    """The app settings App Service would have, pointed at the test PostgreSQL and Azurite;
+    the managed identity is the test endpoint (a new private container, SAS links)."""
+    container = f"photos-{uuid.uuid4().hex[:10]}"
+    azurite.admin(postgres_app.endpoint).create_container(container)
+    return {
+        **postgres_app.env,
+        "WEBSITE_HOSTNAME": AZURE_HOST,
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "AZURE_STORAGEBLOB_RESOURCEENDPOINT": azurite.account_url,
+        "STORAGE_CONTAINER_NAME": container,
+        "REQUESTS_CA_BUNDLE": str(azurite.ca_file),
+    }
+
 
 # Debian's Chromium, as root in a closed network: no sandbox, and no background calls home.
 CHROMIUM = "/usr/bin/chromium"

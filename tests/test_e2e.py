@@ -12,7 +12,8 @@ from urllib.parse import urljoin
 import pytest
 import trustme
 
-from tests.helpers import image_bytes
+from tests.helpers import azure_mode_settings, image_bytes
+from tests.postgres import make_postgres_app
 from tests.services import PROJECT_DIR, AppServer, base_env, manage
 
 pytestmark = pytest.mark.browser
@@ -33,9 +34,13 @@ def manage_ok(*args: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(params=["embedded", "azure"])
-def live_app(request: Any, tmp_path: Path) -> Iterator[LiveApp]:
+@pytest.fixture(scope="module", params=["embedded", "azure"])
+def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+    """One server per mode for the module's tests (each start, migrate and seed took 8-11 s),
+    with 25 demo restaurants: test_browse_and_search, first in each mode, counts on them."""
     mode = request.param
+    tmp_path = tmp_path_factory.mktemp(f"e2e-{mode}")
+    endpoint = None
     if mode == "embedded":
         env = base_env(
             SQLITE_PATH=str(tmp_path / "e2e.sqlite3"), MEDIA_ROOT=str(tmp_path / "media")
@@ -48,9 +53,10 @@ def live_app(request: Any, tmp_path: Path) -> Iterator[LiveApp]:
         cert.private_key_pem.write_to_path(str(tmp_path / "app.key"))
         tls = (tmp_path / "app.crt", tmp_path / "app.key")
         # The browser reaches the instance directly, so its address is an allowed host.
-        env = base_env(
-            **request.getfixturevalue("azure_mode_env"), DJANGO_ALLOWED_HOSTS="127.0.0.1"
-        )
+        postgres_app = make_postgres_app(request.getfixturevalue("postgres_server"))
+        endpoint = postgres_app.endpoint
+        settings = azure_mode_settings(postgres_app, request.getfixturevalue("azurite"))
+        env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
     server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls).start()
     try:
         manage_ok("seed_demo", "--restaurants", "25", "--reviews", "50", env=env)
@@ -66,6 +72,8 @@ def live_app(request: Any, tmp_path: Path) -> Iterator[LiveApp]:
         yield LiveApp(mode, server.url, server)
     finally:
         server.stop()
+        if endpoint is not None:
+            endpoint.stop()
 
 
 @pytest.fixture
