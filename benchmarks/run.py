@@ -174,23 +174,20 @@ def in_rounds(
                 )
             )
     ceiling = runs[next(iter(urls))]
-    return {
-        name: {
+    summary = {}
+    for name, results in runs.items():
+        shares = [100 * run["rps"] / top["rps"] for run, top in zip(results, ceiling, strict=True)]
+        summary[name] = {
             "rps": statistics.median(run["rps"] for run in results),
             "p50_ms": statistics.median(run["p50_ms"] for run in results),
             "p99_ms": statistics.median(run["p99_ms"] for run in results),
             "errors": sum(run["errors"] for run in results),
             "queries": sorted({q for run in results for q in run["queries"]}),
-            "share": statistics.median(
-                100 * run["rps"] / top["rps"] for run, top in zip(results, ceiling, strict=True)
-            ),
+            "share": statistics.median(shares),
+            "shares": shares,
             "rounds": [run["rps"] for run in results],
-            "shares": [
-                100 * run["rps"] / top["rps"] for run, top in zip(results, ceiling, strict=True)
-            ],
         }
-        for name, results in runs.items()
-    }
+    return summary
 
 
 def worker_memory_mb(master_pid: int, *, field: str = "VmRSS") -> list[float]:

@@ -34,6 +34,7 @@ from django.core.cache import caches
 from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import render
 from django.template.loader import render_to_string
 
 from restaurant_review.models import restaurant_version, site_version
@@ -104,10 +105,15 @@ def _visitor(request: HttpRequest) -> str:
     return f"{csrf}.{staff}"
 
 
+def _message_waiting(request: HttpRequest) -> bool:
+    """Whether a message (in its cookie) waits to be shown on this visitor's next page."""
+    return bool(request.COOKIES.get(CookieStorage.cookie_name))
+
+
 def etag(request: HttpRequest, key: str | None) -> str | None:
     """A weak ETag for a page whose cached parts are `key`: none when a message waits to be
     shown (the page is new each time then), nor for a page that does not exist."""
-    if key is None or request.COOKIES.get(CookieStorage.cookie_name):
+    if key is None or _message_waiting(request):
         return None
     return (
         f'W/"{_digest(settings.CACHES["default"].get("KEY_PREFIX", ""), key, _visitor(request))}"'
@@ -140,9 +146,7 @@ def fragment_context(key: str) -> dict[str, Any]:
 def _plain_visit(request: HttpRequest) -> bool:
     """Whether this visitor's page is everyone's page but for the CSRF token: nobody signed
     in (who could be staff, with links of their own) and no message waiting to be shown."""
-    return not request.COOKIES.get(CookieStorage.cookie_name) and not (
-        request.user.is_authenticated
-    )
+    return not _message_waiting(request) and not request.user.is_authenticated
 
 
 def render_page(
@@ -153,7 +157,7 @@ def render_page(
     key, with this visitor's CSRF token put in the stand-in's place; otherwise the page is
     drawn (from its cached parts) and, for a plain visit, cached for the next."""
     if not _plain_visit(request):
-        return HttpResponse(render_to_string(template_name, context, request))
+        return render(request, template_name, context)
     pages = caches["template_fragments"]
     page_key = f"page.{template_name}.{key}"  # a restaurant's page and gallery share `key`
     cached = pages.get(page_key)
