@@ -12,6 +12,7 @@ copied here: it runs from DIR.
 """
 
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,3 +133,4 @@ def upstream_server(
         process.terminate()
         process.wait(timeout=30)
         log.close()
+        shutil.rmtree(shim, ignore_errors=True)
