@@ -15,6 +15,7 @@ from django.db.utils import ConnectionHandler, OperationalError
 from azureproject.credential import get_credential
 from azureproject.errors import DatabaseUnavailable
 from tests.postgres import PostgresApp, make_postgres_app
+from tests.proxy import ForgetfulProxy
 from tests.services import app_server, base_env, http_get, manage, shell_output, wait_until
 
 pytestmark = pytest.mark.postgres
@@ -411,6 +412,62 @@ def test_a_kept_connection_is_checked_without_a_query_and_replaced_once_ended(
         cursor.execute("SELECT pg_backend_pid()")
         assert cursor.fetchone()[0] != first_pid
     connection.close()
+
+
+def test_a_kept_connection_found_gone_by_a_read_is_replaced_and_the_read_run_again(
+    postgres_server: Any,
+    postgres_app: PostgresApp,
+    identity_in_process: Any,
+    monkeypatch: Any,
+    caplog: Any,
+) -> None:
+    """A kept connection can be gone with nothing on its socket to say so (the server failed
+    over, or a NAT or load balancer between forgot it): the request's first query finds it
+    and, being a read outside a transaction, runs again on a new connection instead of the
+    request answering 503. A write is not run again (the server may have run it before the
+    connection broke), nor a read in a transaction; the next request then gets a new one."""
+    from django.db import transaction
+
+    identity_in_process(postgres_app.endpoint)
+    proxy = ForgetfulProxy(postgres_server.port).start()
+    connection = wrapper(
+        postgres_app.settings_dict(PORT=str(proxy.port), CONN_MAX_AGE=600, CONN_HEALTH_CHECKS=True)
+    )
+
+    def backend_pid() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            return cursor.fetchone()[0]
+
+    def next_request_after_a_silent_failover() -> None:
+        connection.close_if_unusable_or_obsolete()  # as at the end and start of a request
+        assert connection.connection is not None, "the connection was not kept"
+        assert proxy.forget_all() == 1
+        assert connection.is_usable(), "the socket told"
+
+    monkeypatch.setattr(transaction, "get_connection", lambda using=None: connection)
+    try:
+        first = backend_pid()
+        next_request_after_a_silent_failover()
+        with caplog.at_level(logging.WARNING, logger="azureproject.postgresql.base"):
+            second = backend_pid()
+        assert second != first
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "kept database connection was gone" in warnings[0]
+        assert backend_pid() == second  # the new connection stays
+
+        next_request_after_a_silent_failover()
+        with pytest.raises(OperationalError), connection.cursor() as cursor:
+            cursor.execute("CREATE TEMPORARY TABLE written (x int)")
+        connection.close_if_unusable_or_obsolete()  # the failed request ends
+        assert backend_pid() not in {first, second}
+
+        next_request_after_a_silent_failover()
+        with pytest.raises(OperationalError), transaction.atomic():
+            backend_pid()
+    finally:
+        connection.close()
+        proxy.stop()
 
 
 def test_an_exhausted_pool_says_so_like_djangos_own_backend(

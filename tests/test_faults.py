@@ -22,6 +22,7 @@ from restaurant_review.photos import stored_names
 from tests.azurite import Azurite
 from tests.helpers import AZURE_HOST, image_bytes
 from tests.postgres import PostgresServer, make_postgres_app
+from tests.proxy import ForgetfulProxy
 from tests.services import (
     AppServer,
     base_env,
@@ -192,16 +193,22 @@ def test_faults_cost_only_503s_and_lose_nothing(
     app.endpoint.stop()
 
 
+@pytest.mark.parametrize("fault", ["restart", "silent failover"])
 def test_after_a_restart_kept_connections_are_replaced_without_an_error(
-    postgres_server: PostgresServer, tmp_path: Path
+    postgres_server: PostgresServer, tmp_path: Path, fault: str
 ) -> None:
     """Workers keep their connections between requests (DB_CONN_MAX_AGE). A PostgreSQL
     restart ends them all; once it is back, every request gets a new connection and its page,
-    none a 500 or 503, without restarting the app."""
+    none a 500 or 503, without restarting the app. So too when the connections are gone
+    without a word to the app (a failover, or a NAT between that forgot them: the socket
+    looks fine until the first query is answered with a reset)."""
     from concurrent.futures import ThreadPoolExecutor
 
     app = make_postgres_app(postgres_server)
+    proxy = ForgetfulProxy(postgres_server.port).start()
     env = base_env(**app.env, SECRET_KEY=secrets.token_urlsafe(50))
+    if fault == "silent failover":
+        env["DBPORT"] = str(proxy.port)
     assert manage("migrate", "--noinput", env=env).returncode == 0
     assert manage("seed_demo", "--restaurants", "3", "--reviews", "6", env=env).returncode == 0
     server = AppServer(
@@ -222,12 +229,19 @@ def test_after_a_restart_kept_connections_are_replaced_without_an_error(
         assert set(statuses()) == {200}
         before = kept()
         assert before >= 2, "the workers kept no connections to replace"
-        postgres_server.restart()
-        assert kept() == 0
+        if fault == "restart":
+            postgres_server.restart()
+        else:
+            assert proxy.forget_all() == before
+        wait_until(lambda: kept() == 0, what="the server's ends of the connections to close")
         after = statuses()
         assert after.count(200) == len(paths), (sorted(set(after)), server.log()[-3000:])
         assert kept() >= 2
     finally:
         server.stop()
         app.endpoint.stop()
-    assert "Traceback" not in server.log()
+        proxy.stop()
+    log = server.log()
+    assert "Traceback" not in log
+    if fault == "silent failover":
+        assert log.count("A kept database connection was gone") == before, log[-3000:]

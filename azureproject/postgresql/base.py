@@ -7,10 +7,11 @@ token for Azure Database for PostgreSQL as its password, from the process-wide c
 
 import logging
 import select
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import psycopg
+from django.db import OperationalError as DjangoOperationalError
 from django.db.backends.postgresql import base, client
 from psycopg_pool import PoolTimeout
 
@@ -61,6 +62,14 @@ class DatabaseClient(client.DatabaseClient):
 class DatabaseWrapper(base.DatabaseWrapper):
     client_class = DatabaseClient
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Whether the connection was kept from an earlier request and has not run a statement
+        # in this one: the only time it can turn out to be gone without an error of ours.
+        self.kept_unproven = False
+        # First, so it wraps every execute_wrapper() a caller adds (they run again on retry).
+        self.execute_wrappers.insert(0, self._retry_read_on_a_kept_connection_gone)
+
     @property
     def uses_entra_token(self) -> bool:
         return not self.settings_dict.get("PASSWORD")
@@ -90,6 +99,52 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except (OSError, ValueError):
             return False
         return not readable
+
+    def close_if_health_check_failed(self) -> None:
+        # Django calls this before each request's first statement; a connection still open
+        # after it was kept from an earlier request (a new one is opened afterwards).
+        # django-stubs 5.2 lacks the health-check attributes (Django 4.1).
+        checked = self.health_check_enabled and not self.health_check_done  # type: ignore[attr-defined]
+        self.kept_unproven = self.connection is not None and checked
+        super().close_if_health_check_failed()
+        if self.connection is None:
+            self.kept_unproven = False
+
+    def _retry_read_on_a_kept_connection_gone(
+        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+    ) -> Any:
+        """Run a request's first statement on a kept connection again, once, on a new
+        connection, if the old one turns out to be gone although its socket looked fine: a
+        server that restarted or failed over without a goodbye reaching us (a host gone,
+        a NAT or load balancer that forgot the connection) answers the first bytes sent with
+        a reset. Django's health check (a SELECT 1 before every request) found this before
+        the statement; `is_usable` reads the socket instead, so the statement finds it.
+        Only a read outside a transaction is run again: the server may have run anything
+        else before the connection broke."""
+        retry = (
+            self.kept_unproven
+            and not many
+            and not self.in_atomic_block
+            and sql.lstrip()[:6].upper() == "SELECT"
+        )
+        self.kept_unproven = False
+        try:
+            return execute(sql, params, many, context)
+        except DjangoOperationalError as exc:
+            connection = self.connection
+            gone = connection is None or connection.closed or connection.broken
+            if not (retry and gone):
+                raise
+            cause = " ".join(str(exc).split())
+            logger.warning(
+                "A kept database connection was gone (%s); running the request's first "
+                "query again on a new one",
+                cause,
+            )
+            self.close()
+            self.ensure_connection()
+            context["cursor"].cursor = self.create_cursor()
+            return execute(sql, params, many, context)
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         try:
