@@ -224,6 +224,33 @@ def test_the_csrf_token_stays_per_visitor(client: Client, make_restaurant: Any) 
         assert post.status_code == HTTPStatus.FOUND
 
 
+def test_csrf_secrets_and_masks_are_drawn_evenly_in_one_read(monkeypatch: Any) -> None:
+    """Django's CSRF module draws its secrets and masks with azureproject.csrf (one read of
+    the random source, not one per character): the same alphabet and length, never repeated,
+    every character equally likely (the bytes a plain modulo would fold onto the first eight
+    characters make those a fifth likelier)."""
+    import secrets
+    from collections import Counter
+
+    from django.middleware import csrf
+
+    from azureproject.csrf import random_string
+
+    reads: list[int] = []
+    token_bytes = secrets.token_bytes
+    monkeypatch.setattr(secrets, "token_bytes", lambda n: reads.append(n) or token_bytes(n))
+    secret = csrf._get_new_csrf_string()
+    assert len(reads) == 1  # Django's own draws 32 single bytes through os.urandom
+    assert len(secret) == csrf.CSRF_SECRET_LENGTH and set(secret) <= set(csrf.CSRF_ALLOWED_CHARS)
+    assert len({csrf._get_new_csrf_string() for _ in range(2000)}) == 2000
+    monkeypatch.undo()
+
+    counts = Counter(random_string(200_000, csrf.CSRF_ALLOWED_CHARS))
+    expected = 200_000 / len(csrf.CSRF_ALLOWED_CHARS)  # 3,226, give or take 56
+    assert set(counts) == set(csrf.CSRF_ALLOWED_CHARS)
+    assert all(abs(count - expected) < expected / 10 for count in counts.values()), counts
+
+
 def test_a_plain_visit_gets_the_whole_page_from_the_cache(
     admin_client: Client, make_review: Any, review_data: dict[str, Any]
 ) -> None:
