@@ -146,6 +146,9 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
             "min_size": env_int(env, "DB_POOL_MIN_SIZE", default=1),
             "max_size": env_int(env, "DB_POOL_MAX_SIZE", default=4),
             "max_lifetime": env_int(env, "DB_POOL_MAX_LIFETIME", default=1800),
+            # How long a request waits for a connection: psycopg-pool's 30 s would hold every
+            # request that long while the server is down (connect_timeout is 5 s too).
+            "timeout": env_int(env, "DB_POOL_TIMEOUT", default=5),
         }
     client_id = (
         env.get("AZURE_POSTGRESQL_CLIENTID", "").strip()

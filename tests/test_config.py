@@ -100,6 +100,7 @@ def test_pool_replaces_persistent_connections() -> None:
     settings = db({"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "DB_POOL": "1"})
     assert settings["CONN_MAX_AGE"] == 0
     assert settings["OPTIONS"]["pool"]["max_size"] == 4
+    assert settings["OPTIONS"]["pool"]["timeout"] == 5  # not psycopg-pool's 30 s
 
 
 def test_bad_number_names_the_variable() -> None:

@@ -4,6 +4,7 @@ DefaultAzureCredential, talking to the test managed-identity endpoint."""
 import json
 import logging
 import threading
+import time
 import uuid
 from http import HTTPStatus
 from pathlib import Path
@@ -493,6 +494,26 @@ def test_an_exhausted_pool_says_so_like_djangos_own_backend(
     finally:
         holder.close()
         holder.close_pool()
+
+
+def test_with_the_pool_a_server_that_is_down_costs_a_request_seconds(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    """With DB_POOL=1 and the server down, a request waits for a connection only as long as a
+    kept connection's connect_timeout would, not psycopg-pool's 30 s, then gets its error."""
+    from azureproject.config import database_settings
+    from tests.services import PROJECT_DIR, free_port
+
+    identity_in_process(postgres_app.endpoint)
+    env = {**postgres_app.env, "DBPORT": str(free_port()), "DB_POOL": "1"}  # nothing listens
+    connection = wrapper(database_settings(env, base_dir=PROJECT_DIR, azure=False))
+    start = time.monotonic()
+    try:
+        with pytest.raises(OperationalError):
+            connection.ensure_connection()
+        assert time.monotonic() - start < 10
+    finally:
+        connection.close_pool()
 
 
 def test_a_pool_keeps_to_its_database_when_settings_change_in_place(
