@@ -38,57 +38,42 @@ class ForgetfulProxy:
             pair = _Pair(client, upstream)
             with self._lock:
                 self._pairs.append(pair)
-            threading.Thread(target=self._to_upstream, args=(pair,), daemon=True).start()
-            threading.Thread(target=self._to_client, args=(pair,), daemon=True).start()
+            for source, target in ((client, upstream), (upstream, client)):
+                threading.Thread(
+                    target=self._pump, args=(pair, source, target), daemon=True
+                ).start()
 
-    def _to_upstream(self, pair: _Pair) -> None:
+    def _pump(self, pair: _Pair, source: socket.socket, target: socket.socket) -> None:
+        """Copy one direction of `pair` until either side ends it or it is forgotten."""
         while True:
             try:
-                data = pair.client.recv(65536)
+                data = source.recv(65536)
             except OSError:
                 data = b""
             if pair.forgotten.is_set():
-                # The client speaks to a connection nobody knows any more: a reset.
-                pair.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                pair.client.close()
-                return
-            if not data:
-                self._end(pair)
-                return
+                if source is pair.client:
+                    # The client speaks to a connection nobody knows any more: a reset.
+                    pair.client.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    pair.client.close()
+                return  # and the client is told nothing until it speaks
             try:
-                pair.upstream.sendall(data)
+                if data:
+                    target.sendall(data)
+                    continue
             except OSError:
-                self._end(pair)
-                return
-
-    def _to_client(self, pair: _Pair) -> None:
-        while True:
-            try:
-                data = pair.upstream.recv(65536)
-            except OSError:
-                data = b""
-            if pair.forgotten.is_set():
-                return  # the client is told nothing
-            if not data:
-                self._end(pair)
-                return
-            try:
-                pair.client.sendall(data)
-            except OSError:
-                self._end(pair)
-                return
+                pass
+            self._end(pair)  # one side ended it
+            return
 
     def _end(self, pair: _Pair) -> None:
         """A connection one side ended: close both, and it is no longer open to forget."""
         with self._lock:
             if pair in self._pairs:
                 self._pairs.remove(pair)
-        for side in (pair.client, pair.upstream):
-            try:
-                side.shutdown(socket.SHUT_RDWR)  # wakes the other direction's recv()
-            except OSError:
-                pass
-            side.close()
+        _close(pair.client)
+        _close(pair.upstream)
 
     def forget_all(self) -> int:
         """Forget every open connection (the server's ends close); how many there were."""
@@ -96,13 +81,17 @@ class ForgetfulProxy:
             pairs, self._pairs = self._pairs, []
         for pair in pairs:
             pair.forgotten.set()
-            try:
-                pair.upstream.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-            pair.upstream.close()
+            _close(pair.upstream)
         return len(pairs)
 
     def stop(self) -> None:
         self._listener.close()
         self.forget_all()
+
+
+def _close(side: socket.socket) -> None:
+    try:
+        side.shutdown(socket.SHUT_RDWR)  # wakes a recv() waiting on it in another thread
+    except OSError:
+        pass
+    side.close()
