@@ -375,17 +375,12 @@ def main() -> None:
     print(
         f"{'':38}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'% ceiling':>11}{'queries':>9}{'errors':>8}"
     )
-    for name, result in pages.items():
-        queries = ",".join(str(q) for q in result["queries"]) or "-"
+    rows = [*pages.items(), *((f"upstream {name}", result) for name, result in upstream.items())]
+    for name, result in rows:
+        queries = ",".join(str(q) for q in result["queries"]) or "-"  # none counted upstream
         share = result.get("share", 100 * result["rps"] / ceiling if ceiling else 0)
         print(
             f"{name:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
-        )
-    for name, result in upstream.items():
-        print(
-            f"{'upstream ' + name:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}"
-            f"{result['p99_ms']:9.1f}{result['share']:10.0f}%{'-':>9}"
-            f"{result['errors']:8}"
         )
     print(
         "\nSQL queries per page (first request after the data changed, then from the cache) "
