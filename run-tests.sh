@@ -111,5 +111,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   apt_install chromium >/dev/null || say "could not install Chromium: browser tests will not run"
 fi
 
-say "pytest"
+# Test files spread over one more process than there are cores (at most 6): most tests spend
+# their time waiting on the servers, browsers and deliberate outages they start, and each
+# process starts its own PostgreSQL, Redis and Azurite. A file stays in one process, so its
+# module-scoped servers and browser are started once. PYTEST_WORKERS=0 runs in this process.
+workers="${PYTEST_WORKERS:-$(( $(nproc 2>/dev/null || echo 1) + 1 ))}"
+if [ "$workers" -gt 6 ]; then workers=6; fi
+say "pytest ($workers processes)"
+if [ "$workers" -gt 0 ]; then
+  exec "$PYTHON" -m pytest -n "$workers" --dist loadfile "$@"
+fi
 exec "$PYTHON" -m pytest "$@"
