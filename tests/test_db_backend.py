@@ -415,6 +415,47 @@ def test_a_kept_connection_is_checked_without_a_query_and_replaced_once_ended(
     connection.close()
 
 
+def test_a_connection_in_an_aborted_transaction_is_not_usable_as_with_djangos_backend(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    """After an error inside a transaction the server runs nothing until a rollback, and
+    Django's own check (a SELECT 1) says unusable: Django's test cases then skip their
+    constraint check rather than fail on the aborted transaction (found by Django's own
+    suite, benchmarks/django_suite.py). The socket-only check must say so too."""
+    from django.db import ProgrammingError
+
+    identity_in_process(postgres_app.endpoint)
+    connection = wrapper(postgres_app.settings_dict())
+    connection.set_autocommit(False)  # in a transaction, as in a test case or atomic()
+    try:
+        with pytest.raises(ProgrammingError), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+        assert not connection.is_usable()
+        connection.rollback()
+        assert connection.is_usable()
+    finally:
+        connection.close()
+
+
+def test_debug_cursors_log_copy_statements_as_djangos_backend_does(
+    postgres_app: PostgresApp, identity_in_process: Any
+) -> None:
+    """Django's PostgreSQL backend logs COPY in its debug cursor (DEBUG, the debug toolbar,
+    assertNumQueries); this backend's cursors, which add the retry, keep that."""
+    from django.test.utils import CaptureQueriesContext
+
+    identity_in_process(postgres_app.endpoint)
+    connection = wrapper(postgres_app.settings_dict())
+    copy_sql = "COPY (SELECT 1) TO STDOUT"
+    try:
+        with CaptureQueriesContext(connection) as captured, connection.cursor() as cursor:
+            with cursor.copy(copy_sql) as copy:
+                assert [bytes(row) for row in copy] == [b"1\n"]
+        assert [query["sql"] for query in captured] == [copy_sql]
+    finally:
+        connection.close()
+
+
 def test_a_kept_connection_found_gone_by_a_read_is_replaced_and_the_read_run_again(
     postgres_server: Any,
     postgres_app: PostgresApp,
@@ -447,6 +488,9 @@ def test_a_kept_connection_found_gone_by_a_read_is_replaced_and_the_read_run_aga
         assert connection.is_usable(), "the socket told"
 
     monkeypatch.setattr(transaction, "get_connection", lambda using=None: connection)
+    # The retry is the backend's own: a caller's execute_wrappers are theirs alone, as with
+    # Django's backend (whose own tests check the list).
+    assert connection.execute_wrappers == []
     try:
         first = backend_pid()
         next_request_after_a_silent_failover()

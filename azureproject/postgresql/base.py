@@ -12,6 +12,7 @@ from typing import Any
 
 import psycopg
 from django.db import OperationalError as DjangoOperationalError
+from django.db.backends import utils
 from django.db.backends.postgresql import base, client
 from psycopg_pool import PoolTimeout
 
@@ -67,8 +68,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # Whether the connection was kept from an earlier request and has not run a statement
         # in this one: the only time it can turn out to be gone without an error of ours.
         self.kept_unproven = False
-        # First, so it wraps every execute_wrapper() a caller adds (they run again on retry).
-        self.execute_wrappers.insert(0, self._retry_read_on_a_kept_connection_gone)
 
     @property
     def uses_entra_token(self) -> bool:
@@ -94,6 +93,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return False
         if connection.pgconn.status != psycopg.pq.ConnStatus.OK:
             return False
+        # A transaction that an error aborted runs nothing until rolled back: Django's own
+        # check (its SELECT 1 fails then) says unusable too, and its test cases rely on it.
+        if connection.info.transaction_status == psycopg.pq.TransactionStatus.INERROR:
+            return False
         try:
             readable, _, _ = select.select([connection.fileno()], [], [], 0)
         except (OSError, ValueError):
@@ -110,41 +113,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if self.connection is None:
             self.kept_unproven = False
 
-    def _retry_read_on_a_kept_connection_gone(
-        self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
-    ) -> Any:
-        """Run a request's first statement on a kept connection again, once, on a new
-        connection, if the old one turns out to be gone although its socket looked fine: a
-        server that restarted or failed over without a goodbye reaching us (a host gone,
-        a NAT or load balancer that forgot the connection) answers the first bytes sent with
-        a reset. Django's health check (a SELECT 1 before every request) found this before
-        the statement; `is_usable` reads the socket instead, so the statement finds it.
-        Only a read outside a transaction is run again: the server may have run anything
-        else before the connection broke."""
-        retry = (
-            self.kept_unproven
-            and not many
-            and not self.in_atomic_block
-            and sql.lstrip()[:6].upper() == "SELECT"
-        )
-        self.kept_unproven = False
-        try:
-            return execute(sql, params, many, context)
-        except DjangoOperationalError as exc:
-            connection = self.connection
-            gone = connection is None or connection.closed or connection.broken
-            if not (retry and gone):
-                raise
-            cause = " ".join(str(exc).split())
-            logger.warning(
-                "A kept database connection was gone (%s); running the request's first "
-                "query again on a new one",
-                cause,
-            )
-            self.close()
-            self.ensure_connection()
-            context["cursor"].cursor = self.create_cursor()
-            return execute(sql, params, many, context)
+    def make_cursor(self, cursor: Any) -> utils.CursorWrapper:
+        return CursorWrapper(cursor, self)
+
+    def make_debug_cursor(self, cursor: Any) -> utils.CursorDebugWrapper:
+        return CursorDebugWrapper(cursor, self)  # Django's, which also logs COPY statements
 
     def get_new_connection(self, conn_params: dict[str, Any]) -> Any:
         try:
@@ -172,6 +145,60 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if pool is not None and self.uses_entra_token and not callable(pool.kwargs):
             pool.kwargs = FreshTokenKwargs(pool.kwargs, self.settings_dict)
         return pool
+
+
+class _RetryAReadOnAKeptConnectionGone:
+    """Runs a request's first statement on a kept connection again, once, on a new
+    connection, if the old one turns out to be gone although its socket looked fine: a server
+    that restarted or failed over without a goodbye reaching us (a host gone, a NAT or load
+    balancer that forgot the connection) answers the first bytes sent with a reset. Django's
+    health check (a SELECT 1 before every request) found this before the statement;
+    `is_usable` reads the socket instead, so the statement finds it. Only a read outside a
+    transaction, on a client-side cursor, is run again: the server may have run anything else
+    before the connection broke. Around every execute_wrapper() a caller adds (they run again
+    on a retry), which stay the caller's alone, as with Django's backend."""
+
+    db: DatabaseWrapper
+    cursor: Any
+
+    def _execute_with_wrappers(
+        self, sql: str, params: Any, many: bool, executor: Callable[..., Any]
+    ) -> Any:
+        db = self.db
+        retry = (
+            db.kept_unproven
+            and not many
+            and not db.in_atomic_block
+            and not getattr(self.cursor, "name", None)  # not a server-side cursor
+            and sql.lstrip()[:6].upper() == "SELECT"
+        )
+        db.kept_unproven = False
+        run = super()._execute_with_wrappers  # type: ignore[misc]
+        try:
+            return run(sql, params, many, executor)
+        except DjangoOperationalError as exc:
+            connection = db.connection
+            gone = connection is None or connection.closed or connection.broken
+            if not (retry and gone):
+                raise
+            cause = " ".join(str(exc).split())
+            logger.warning(
+                "A kept database connection was gone (%s); running the request's first "
+                "query again on a new one",
+                cause,
+            )
+            db.close()
+            db.ensure_connection()
+            self.cursor = db.create_cursor()
+            return run(sql, params, many, executor)
+
+
+class CursorWrapper(_RetryAReadOnAKeptConnectionGone, utils.CursorWrapper):
+    pass
+
+
+class CursorDebugWrapper(_RetryAReadOnAKeptConnectionGone, base.CursorDebugWrapper):
+    pass
 
 
 class FreshTokenKwargs:
