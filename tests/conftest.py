@@ -49,8 +49,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _media_and_static(settings: Any, tmp_path: Path) -> None:
-    """Photos go to a temp dir; static files are served without a collected manifest."""
+    """Photos go to a temp dir. Static files are served from static/ through the finders,
+    without a collected manifest, and never from staticfiles/: a server that another test
+    process starts (start.sh) may be collecting there, and the manifest storage deletes its
+    intermediate files as it goes."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.STATIC_ROOT = tmp_path / "staticfiles"
+    settings.WHITENOISE_USE_FINDERS = True
     settings.STORAGES = {
         "default": {
             "BACKEND": "django.core.files.storage.FileSystemStorage",
