@@ -86,6 +86,14 @@ def page_queries(base: str, busiest: int) -> dict[str, tuple[int, int]]:
     }
 
 
+def overran(taken: float, asked: float) -> bool:
+    """Whether wrk, asked to run `asked` seconds, took so much longer that the machine must
+    have been paused: a virtual machine can be, outright (22 s once, for a snapshot: the
+    kernel logged "crng reseeded due to virtual machine fork", the server's log silent
+    throughout). Its requests in flight then time out, and its figures mean nothing."""
+    return taken > 1.5 * asked + 1
+
+
 def load(
     url: str,
     *,
@@ -148,6 +156,7 @@ def load(
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     result = json.loads(output.strip().splitlines()[-1])
     result["rps"] = result["requests"] / result["seconds"]
+    result["paused"] = [result["seconds"]] if overran(result["seconds"], seconds) else []
     result["queries"] = sorted(set(queries))
     return result
 
@@ -183,6 +192,7 @@ def in_rounds(
             "p50_ms": statistics.median(run["p50_ms"] for run in results),
             "p99_ms": statistics.median(run["p99_ms"] for run in results),
             "errors": sum(run["errors"] for run in results),
+            "paused": [taken for run in results for taken in run["paused"]],
             "queries": sorted({q for run in results for q in run["queries"]}),
             "share": statistics.median(shares),
             "shares": shares,
@@ -392,8 +402,19 @@ def main() -> None:
     for name, result in rows:
         queries = ",".join(str(q) for q in result["queries"]) or "-"  # none counted upstream
         share = result.get("share", 100 * result["rps"] / ceiling if ceiling else 0)
+        label = f"{name} *" if result["paused"] else name
         print(
-            f"{name:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
+            f"{label:38}{result['rps']:9.0f}{result['p50_ms']:9.1f}{result['p99_ms']:9.1f}{share:10.0f}%{queries:>9}{result['errors']:8}"
+        )
+    paused = {name: result["paused"] for name, result in rows if result["paused"]}
+    if paused:
+        runs = "; ".join(
+            f"{name}: {', '.join(f'{taken:.0f} s' for taken in taken_list)}"
+            for name, taken_list in paused.items()
+        )
+        print(
+            f"* The machine paused during a run: wrk took longer than its {args.seconds:.0f} s "
+            f"({runs}), so its requests/s and errors say nothing of the app. Run again."
         )
     print(
         "\nSQL queries per page (first request after the data changed, then from the cache) "

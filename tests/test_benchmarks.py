@@ -8,6 +8,7 @@ import pytest
 from django.test import Client
 
 from benchmarks import instrument
+from benchmarks.run import overran
 
 
 @pytest.fixture
@@ -43,3 +44,9 @@ def test_the_unchecked_restaurant_page_is_the_page_without_its_version_query(
     make_review(restaurant=restaurant, review_text="Cold by now.")
     assert "Cold by now." in client.get(restaurant.get_absolute_url()).content.decode()
     assert "Cold by now." not in client.get(unchecked_url).content.decode()
+
+
+def test_a_load_run_that_took_far_longer_than_asked_is_flagged() -> None:
+    # wrk keeps within a tenth of a second of its duration; a paused machine does not.
+    assert not overran(4.1, 4) and not overran(5.0, 4)
+    assert overran(27.0, 4) and overran(8.0, 4)
