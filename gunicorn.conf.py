@@ -2,12 +2,20 @@
 
 import ctypes
 import ctypes.util
-import multiprocessing
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
-from azureproject.config import azure_mode
+from django.core.exceptions import ImproperlyConfigured
+
+from azureproject.config import (
+    azure_mode,
+    database_settings,
+    describe_connections,
+    gunicorn_threads,
+    gunicorn_workers,
+)
 
 AZURE_MODE = azure_mode(os.environ)
 # PORT: the port App Service (or you) want the app on.
@@ -17,11 +25,9 @@ port = os.environ.get("PORT", "8000")
 bind_host = os.environ.get("BIND_HOST") or ("0.0.0.0" if AZURE_MODE else "127.0.0.1")
 bind = f"{bind_host}:{port}"
 # WEB_CONCURRENCY: worker processes (Azure mode: 2 per CPU + 1; embedded default: 2).
-workers = int(
-    os.environ.get("WEB_CONCURRENCY") or (multiprocessing.cpu_count() * 2 + 1 if AZURE_MODE else 2)
-)
+workers = gunicorn_workers(os.environ)
 # GUNICORN_THREADS: threads per worker; requests mostly wait on the database and storage.
-threads = int(os.environ.get("GUNICORN_THREADS") or 4)
+threads = gunicorn_threads(os.environ)
 # gunicorn's threaded worker, reading each request whole before a thread takes it: clients
 # that send slowly hold no thread (azureproject/buffering_worker.py).
 worker_class = "azureproject.buffering_worker.BufferingThreadWorker"
@@ -80,8 +86,23 @@ def worker_abort(worker: Any) -> None:
         worker.log.error("Killed by gunicorn's %s-s timeout while serving %s", timeout, request)
 
 
+def _database_connections() -> str | None:
+    """What this instance will hold of the database server (DB_MAX_CONNECTIONS, PgBouncer).
+    Settings that are wrong are reported by the workers, which load them."""
+    try:
+        database = database_settings(
+            os.environ, base_dir=Path(__file__).resolve().parent, azure=AZURE_MODE
+        )
+        return describe_connections(os.environ, database)
+    except ImproperlyConfigured:
+        return None
+
+
 def when_ready(server: object) -> None:
-    """Say where to open the site: gunicorn itself only prints the address it bound."""
+    """Say where to open the site, and what the instance holds of the database: gunicorn
+    itself only prints the address it bound."""
+    if connections := _database_connections():
+        server.log.info("%s", connections)  # type: ignore[attr-defined]
     if AZURE_MODE:
         url = f"https://{os.environ['WEBSITE_HOSTNAME'].strip()}/"
     else:

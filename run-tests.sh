@@ -4,8 +4,8 @@
 # README's test command and CI's (.ci/run) are this script. Extra arguments go to pytest.
 #
 # Real components come from Debian's packages and npm when missing (needs root or sudo):
-# PostgreSQL server binaries, Redis, Node.js with Azurite, and Chromium. Where they cannot be
-# installed, their tests skip with the reason on a laptop and fail under CI=true.
+# PostgreSQL server binaries, Redis, PgBouncer, wrk, Node.js with Azurite, and Chromium. Where
+# they cannot be installed, their tests skip with the reason on a laptop and fail under CI=true.
 set -euo pipefail
 cd "$(dirname "$0")"
 . scripts/python-env.sh
@@ -77,6 +77,17 @@ fi
 if ! command -v redis-server >/dev/null 2>&1 && [ ! -x /usr/bin/redis-server ]; then
   say "Redis server (Debian)"
   apt_install redis-server >/dev/null || say "could not install redis-server: its tests will not run"
+fi
+
+# PgBouncer in front of PostgreSQL (the scale-out tests), and wrk, the native load generator
+# that loads several app instances at once.
+if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
+  say "PgBouncer (Debian)"
+  apt_install pgbouncer >/dev/null || say "could not install pgbouncer: its tests will not run"
+fi
+if ! command -v wrk >/dev/null 2>&1; then
+  say "wrk (Debian)"
+  apt_install wrk >/dev/null || say "could not install wrk: the scale-out tests will not run"
 fi
 
 if ! command -v npm >/dev/null 2>&1; then

@@ -5,6 +5,7 @@ combination of the tutorial's app settings and Service Connector's without reloa
 """
 
 import hashlib
+import multiprocessing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,39 @@ def require(env: Mapping[str, str], name: str, why: str) -> str:
     if not value:
         raise ImproperlyConfigured(f"The environment variable {name} is required {why}.")
     return value
+
+
+def gunicorn_workers(env: Mapping[str, str]) -> int:
+    """WEB_CONCURRENCY, else gunicorn.conf.py's default: 2 per CPU + 1 in Azure mode, 2 on the
+    embedded default. The database budget divides by the same number."""
+    default = multiprocessing.cpu_count() * 2 + 1 if azure_mode(env) else 2
+    return env_int(env, "WEB_CONCURRENCY", default=default) or default
+
+
+def gunicorn_threads(env: Mapping[str, str]) -> int:
+    return env_int(env, "GUNICORN_THREADS", default=4) or 4
+
+
+# Flexible Server's built-in PgBouncer listens on this port of the server's own host name.
+PGBOUNCER_PORT = 6432
+POSTGRES_PORT = 5432
+
+
+def connection_share(env: Mapping[str, str]) -> tuple[int, int, int] | None:
+    """DB_MAX_CONNECTIONS, the most server connections one instance holds, as (budget,
+    workers, each worker's share); None without it. A share below one connection is refused:
+    that worker could never serve a request."""
+    if not env.get("DB_MAX_CONNECTIONS", "").strip():
+        return None
+    budget = env_int(env, "DB_MAX_CONNECTIONS", default=0)
+    workers = gunicorn_workers(env)
+    if budget // workers < 1:
+        raise ImproperlyConfigured(
+            f"DB_MAX_CONNECTIONS={budget} gives {workers} worker processes less than one "
+            f"database connection each: raise it to at least {workers}, lower WEB_CONCURRENCY, "
+            "or pick a database tier with more connections (docs/scale-out.md)."
+        )
+    return budget, workers, budget // workers
 
 
 def postgres_host(name: str) -> str:
@@ -140,11 +174,17 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
         options["sslmode"] = sslmode
     if env.get("DBSSLROOTCERT"):
         options["sslrootcert"] = env["DBSSLROOTCERT"]
-    pool = env_flag(env, "DB_POOL", default=False)
+    # A connection budget is kept by the pool: a request waits (DB_POOL_TIMEOUT at most) for
+    # one of its worker's connections rather than opening one more.
+    share = connection_share(env)
+    pool = env_flag(env, "DB_POOL", default=False) or share is not None
     if pool:
+        max_size = env_int(env, "DB_POOL_MAX_SIZE", default=4)
+        if share is not None:
+            max_size = share[2] if not env.get("DB_POOL_MAX_SIZE") else min(max_size, share[2])
         options["pool"] = {
-            "min_size": env_int(env, "DB_POOL_MIN_SIZE", default=1),
-            "max_size": env_int(env, "DB_POOL_MAX_SIZE", default=4),
+            "min_size": min(env_int(env, "DB_POOL_MIN_SIZE", default=1), max_size),
+            "max_size": max_size,
             "max_lifetime": env_int(env, "DB_POOL_MAX_LIFETIME", default=1800),
             # How long a request waits for a connection: psycopg-pool's 30 s would hold every
             # request that long while the server is down (connect_timeout is 5 s too).
@@ -155,6 +195,17 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
         or env.get("AZURE_CLIENT_ID", "").strip()
         or None
     )
+    # PgBouncer in transaction mode: a session's state (a server-side cursor, an advisory
+    # lock) may be on another server connection by the next transaction.
+    pgbouncer = env_flag(env, "DB_PGBOUNCER", default=port.strip() == str(PGBOUNCER_PORT))
+    through_pgbouncer: dict[str, Any] = {}
+    if pgbouncer:
+        through_pgbouncer = {
+            "DISABLE_SERVER_SIDE_CURSORS": True,
+            # Read by migrate_with_lock: migrations and their lock go to the server itself.
+            "PGBOUNCER": True,
+            "DIRECT_PORT": str(env_int(env, "DB_DIRECT_PORT", default=POSTGRES_PORT)),
+        }
     return {
         "ENGINE": "azureproject.postgresql",
         "HOST": host,
@@ -169,7 +220,32 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
         "CONN_HEALTH_CHECKS": True,
         # Read by azureproject.postgresql: which managed identity's token to log in with.
         "AZURE_CLIENT_ID": client_id,
+        **through_pgbouncer,
     }
+
+
+def describe_connections(env: Mapping[str, str], database: Mapping[str, Any]) -> str | None:
+    """What one instance will hold of the database server, for the log at start; None on
+    SQLite."""
+    if database["ENGINE"] != "azureproject.postgresql":
+        return None
+    workers, threads = gunicorn_workers(env), gunicorn_threads(env)
+    share = connection_share(env)
+    if share is not None:
+        budget, _, each = share
+        held = (
+            f"at most {workers * each} for this instance ({workers} workers x {each} each, "
+            f"DB_MAX_CONNECTIONS={budget})"
+        )
+    else:
+        held = f"up to {workers * threads} for this instance ({workers} workers x {threads} each)"
+    where = f"{database['HOST']}:{database['PORT'] or POSTGRES_PORT}"
+    if database.get("PGBOUNCER"):
+        return (
+            f"Database connections: {held}, to PgBouncer at {where} (transaction pooling; "
+            f"migrations on port {database['DIRECT_PORT']})"
+        )
+    return f"Database connections: {held}, to {where}"
 
 
 def uses_blob_storage(env: Mapping[str, str]) -> bool:

@@ -21,11 +21,9 @@ Needs the PostgreSQL server binaries and redis-server (./run-tests.sh installs t
 """
 
 import argparse
-import json
 import multiprocessing
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +36,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
 from benchmarks.upstream import upstream_server  # noqa: E402
+from tests.load import find_wrk, report, wrk_command  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
 from tests.redis_server import REDIS_RESOURCE, RedisServer, find_redis_server  # noqa: E402
 from tests.services import AppServer, base_env, http_request, manage, shell_output  # noqa: E402
@@ -107,8 +106,7 @@ def load(
     not what limits the figures; a review post is a real form post, CSRF cookie and token
     fetched first. SQL queries per request are read from the X-Query-Count header of a few
     requests made beforehand."""
-    wrk = shutil.which("wrk")
-    if wrk is None:
+    if find_wrk() is None:
         sys.exit("wrk not found: apt-get install wrk")
     parts = urllib.parse.urlsplit(url)
     base = f"{parts.scheme}://{parts.netloc}"
@@ -144,18 +142,10 @@ def load(
             queries.append(int(answer.get("x-query-count", 0)))
     elif count_queries:  # the upstream sample has no X-Query-Count
         queries = [queries_of(url) for _ in range(3)]
-    command = [
-        wrk,
-        f"--threads={min(2, connections)}",
-        f"--connections={connections}",
-        f"--duration={seconds:.0f}s",
-        "--timeout=10s",
-        f"--script={PROJECT_DIR / 'benchmarks' / 'wrk_report.lua'}",
-        url,
-    ]
-    output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
-    result = json.loads(output.strip().splitlines()[-1])
-    result["rps"] = result["requests"] / result["seconds"]
+    command = wrk_command(url, seconds=seconds, connections=connections)
+    result = report(
+        subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
+    )
     result["paused"] = [result["seconds"]] if overran(result["seconds"], seconds) else []
     result["queries"] = sorted(set(queries))
     return result

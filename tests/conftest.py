@@ -36,6 +36,7 @@ SLOW_MODULES = {
     "test_production",
     "test_credential",
     "test_faults",
+    "test_scale_out",
 }
 REAL_COMPONENTS = {"postgres_server", "azurite", "redis_server"}
 

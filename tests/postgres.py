@@ -38,8 +38,13 @@ def find_bindir() -> Path | None:
 
 
 class PostgresServer:
-    def __init__(self, bindir: Path) -> None:
+    """`max_connections` as Azure's tiers set it (B1ms: 50, of which Azure keeps 15, here
+    `reserved`): the app's roles may hold max_connections - reserved."""
+
+    def __init__(self, bindir: Path, *, max_connections: int = 200, reserved: int = 3) -> None:
         self.bindir = bindir
+        self.max_connections = max_connections
+        self.reserved = reserved
         self.port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="rr-postgres-"))
         self.data = self.base / "data"
@@ -87,7 +92,9 @@ class PostgresServer:
                 f"unix_socket_directories = '{self.socket_dir}'\n"
                 f"ssl = on\nssl_cert_file = '{self.base / 'server.crt'}'\n"
                 f"ssl_key_file = '{self.base / 'server.key'}'\n"
-                "password_encryption = 'scram-sha-256'\nmax_connections = 200\n"
+                "password_encryption = 'scram-sha-256'\n"
+                f"max_connections = {self.max_connections}\n"
+                f"superuser_reserved_connections = {self.reserved}\n"
                 "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
             )
         # TCP only over TLS with a password; no plain-text TCP at all. Local socket for the admin.
@@ -160,6 +167,11 @@ class PostgresServer:
         self.execute(
             sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
         )
+
+    def connections_of(self, role: str) -> int:
+        """How many server connections `role` holds now (PgBouncer's included)."""
+        query = sql.SQL("SELECT count(*) FROM pg_stat_activity WHERE usename = {}")
+        return int(self.execute(query.format(sql.Literal(role)))[0][0])
 
     def ssl_connections_of(self, role: str) -> list[bool]:
         return [

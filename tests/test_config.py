@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from azureproject.config import database_settings, photo_storage_settings
+from azureproject.config import database_settings, describe_connections, photo_storage_settings
 from tests.services import PROJECT_DIR
 
 BASE = Path("/app")
@@ -101,6 +101,64 @@ def test_pool_replaces_persistent_connections() -> None:
     assert settings["CONN_MAX_AGE"] == 0
     assert settings["OPTIONS"]["pool"]["max_size"] == 4
     assert settings["OPTIONS"]["pool"]["timeout"] == 5  # not psycopg-pool's 30 s
+
+
+def test_a_connection_budget_divides_among_the_workers_through_the_pool() -> None:
+    env = {"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "WEB_CONCURRENCY": "2"}
+    settings = db({**env, "DB_MAX_CONNECTIONS": "5"})
+    assert settings["CONN_MAX_AGE"] == 0  # the pool keeps them
+    assert settings["OPTIONS"]["pool"]["max_size"] == 2  # 5 // 2 workers
+    assert settings["OPTIONS"]["pool"]["min_size"] == 1
+    assert settings["OPTIONS"]["pool"]["timeout"] == 5  # a request waits, then 503
+    one_each = db({**env, "DB_MAX_CONNECTIONS": "2", "DB_POOL_MIN_SIZE": "3"})["OPTIONS"]["pool"]
+    assert (one_each["min_size"], one_each["max_size"]) == (1, 1)
+    # A smaller pool asked for is kept; a larger one is cut to the share.
+    smaller = db({**env, "DB_MAX_CONNECTIONS": "40", "DB_POOL_MAX_SIZE": "3"})["OPTIONS"]
+    larger = db({**env, "DB_MAX_CONNECTIONS": "8", "DB_POOL_MAX_SIZE": "9"})["OPTIONS"]
+    assert (smaller["pool"]["max_size"], larger["pool"]["max_size"]) == (3, 4)
+    assert "pool" not in db(env)["OPTIONS"]  # without a budget, as before
+    told = describe_connections({**env, "DB_MAX_CONNECTIONS": "5"}, settings)
+    assert told == (
+        "Database connections: at most 4 for this instance (2 workers x 2 each, "
+        "DB_MAX_CONNECTIONS=5), to h.postgres.database.azure.com:5432"
+    )
+
+
+def test_a_budget_below_one_connection_per_worker_is_refused_naming_the_numbers() -> None:
+    env = {"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "WEB_CONCURRENCY": "3"}
+    for budget in ("2", "0", "-4"):
+        with pytest.raises(ImproperlyConfigured, match="DB_MAX_CONNECTIONS=.* 3 worker"):
+            db({**env, "DB_MAX_CONNECTIONS": budget})
+    with pytest.raises(ImproperlyConfigured, match="DB_MAX_CONNECTIONS"):
+        db({**env, "DB_MAX_CONNECTIONS": "five"})
+
+
+def test_port_6432_means_pgbouncer_unless_told_otherwise() -> None:
+    env = {"DBHOST": "my-server", "DBNAME": "n", "DBUSER": "u"}
+    assert "PGBOUNCER" not in db(env) and "DISABLE_SERVER_SIDE_CURSORS" not in db(env)
+    for told in (
+        {**env, "DBPORT": "6432"},
+        {"AZURE_POSTGRESQL_CONNECTIONSTRING": "host=h dbname=n user=u port=6432"},
+        {
+            "AZURE_POSTGRESQL_HOST": "h",
+            "AZURE_POSTGRESQL_DATABASE": "n",
+            "AZURE_POSTGRESQL_USER": "u",
+            "AZURE_POSTGRESQL_PORT": "6432",
+        },
+    ):
+        settings = db(told)
+        assert settings["PORT"] == "6432"
+        assert settings["PGBOUNCER"] is True and settings["DISABLE_SERVER_SIDE_CURSORS"] is True
+        assert settings["DIRECT_PORT"] == "5432"  # migrations: the server itself
+    assert "PGBOUNCER" not in db({**env, "DBPORT": "6432", "DB_PGBOUNCER": "0"})
+    elsewhere = db({**env, "DBPORT": "7000", "DB_PGBOUNCER": "1", "DB_DIRECT_PORT": "7001"})
+    assert (elsewhere["PGBOUNCER"], elsewhere["DIRECT_PORT"]) == (True, "7001")
+    assert describe_connections({**env, "WEB_CONCURRENCY": "3"}, db({**env, "DBPORT": "6432"})) == (
+        "Database connections: up to 12 for this instance (3 workers x 4 each), to PgBouncer "
+        "at my-server.postgres.database.azure.com:6432 (transaction pooling; migrations on "
+        "port 5432)"
+    )
+    assert describe_connections({}, db({})) is None  # SQLite
 
 
 def test_bad_number_names_the_variable() -> None:

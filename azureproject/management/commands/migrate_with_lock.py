@@ -2,6 +2,12 @@
 
 App Service starts every instance of a scaled-out app with the same startup command; without
 the lock, two instances could apply the same migration at once and one would fail.
+
+The lock belongs to a session, and through PgBouncer in transaction mode a session is not
+one server connection (each transaction may run on another, and a lock taken on one stays
+held there after the client is gone). So behind PgBouncer the command connects to the server
+itself (DIRECT_PORT, same host, same token), as migrations should anyway: their DDL and long
+transactions are what a transaction pooler is not for.
 """
 
 import logging
@@ -29,6 +35,15 @@ class Command(BaseCommand):
                 "migrate", interactive=options["interactive"], verbosity=options["verbosity"]
             )
             return
+        if connection.settings_dict.get("PGBOUNCER"):
+            # Before the first connection of this process: every query of the command
+            # (the lock, the migrations, their post-migrate handlers) goes to the server.
+            connection.close()
+            connection.settings_dict["PORT"] = connection.settings_dict["DIRECT_PORT"]
+            logger.info(
+                "Migrating on the server itself (port %s), not through PgBouncer",
+                connection.settings_dict["PORT"],
+            )
         with connection.cursor() as cursor:
             logger.info("Waiting for the migration lock")
             cursor.execute("SELECT pg_advisory_lock(%s)", [MIGRATION_LOCK_KEY])

@@ -1,0 +1,277 @@
+"""Several instances of the app on one PostgreSQL server, as App Service scales out on one
+Flexible Server: within a connection budget on a small tier, and through a real PgBouncer in
+transaction mode (tests/pgbouncer.py) on a server with few connections. Every instance runs
+gunicorn as in production (2 workers x 4 threads) and is loaded by wrk at once."""
+
+import os
+import pwd
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from http import HTTPStatus
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+from psycopg import sql
+
+from tests.helpers import image_bytes
+from tests.load import find_wrk, load_together
+from tests.pgbouncer import PgBouncer, find_pgbouncer
+from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
+from tests.services import AppServer, http_request, manage, post_form, unavailable
+
+INSTANCES = 6
+# What each instance runs, as on a two-core App Service plan.
+INSTANCE_ENV = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "POST_LIMITS": "off"}
+# Load on every instance at once, as many connections as an instance has threads.
+LOAD_SECONDS = 3
+LOAD_CONNECTIONS = 8
+
+
+@pytest.fixture(scope="module")
+def wrk() -> None:
+    if find_wrk() is None:
+        unavailable("wrk not found (Debian: apt-get install wrk)")
+
+
+def small_server(*, usable: int) -> PostgresServer:
+    """A server whose app roles may hold `usable` connections, as on Azure (B1ms: 50 less
+    the 15 Azure keeps: 35); 3 more are kept for the administrator (the tests' own queries,
+    PgBouncer's look-ups of the role's secret)."""
+    bindir = find_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            unavailable("running as root needs the 'postgres' user to run the server")
+    return PostgresServer(bindir, max_connections=usable + 3, reserved=3).start()
+
+
+class ConnectionWatch:
+    """The most server connections the app's role held, sampled every 20 ms."""
+
+    def __init__(self, server: PostgresServer, role: str) -> None:
+        self.server, self.role = server, role
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        query = sql.SQL("SELECT count(*) FROM pg_stat_activity WHERE usename = {}").format(
+            sql.Literal(self.role)
+        )
+        with self.server.admin() as admin:
+            while not self._stop.wait(0.02):
+                self.most = max(self.most, admin.execute(query).fetchone()[0])  # type: ignore[index]
+
+    def __enter__(self) -> "ConnectionWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@contextmanager
+def instances(env: dict[str, str], folder: Path, *, gunicorn_only: bool) -> Iterator[list]:
+    """INSTANCES app servers started together (all launched, then each waited for)."""
+    folder.mkdir(exist_ok=True)
+    with ExitStack() as stack:
+        servers = [
+            AppServer(
+                {**env, **INSTANCE_ENV},
+                folder / f"instance-{index}.log",
+                gunicorn_only=gunicorn_only,
+            )
+            for index in range(INSTANCES)
+        ]
+        for server in servers:
+            stack.callback(server.stop)
+            server.launch()
+        for server in servers:
+            server.wait(timeout=180)
+        yield servers
+
+
+def load_all(servers: list[AppServer], restaurant: int) -> list[dict]:
+    """wrk on every instance at once: home pages on half, a restaurant page on the others."""
+    urls = [
+        server.url + ("/" if index % 2 else f"/restaurant/{restaurant}/")
+        for index, server in enumerate(servers)
+    ]
+    return load_together(urls, seconds=LOAD_SECONDS, connections=LOAD_CONNECTIONS)
+
+
+def first_restaurant(env: dict[str, str]) -> int:
+    """The demo data's first restaurant, read through the app's own settings."""
+    result = manage(
+        "shell",
+        "-c",
+        "from restaurant_review.models import Restaurant; "
+        "print(Restaurant.objects.order_by('pk')[0].pk)",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    return int(result.stdout.split()[-1])
+
+
+def run(*command: str, env: dict[str, str]) -> None:
+    result = manage(*command, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def assert_no_errors(results: list[dict]) -> None:
+    assert all(run["requests"] > 0 for run in results), results
+    assert sum(run["errors"] for run in results) == 0, results
+
+
+@pytest.fixture
+def budget_server() -> Iterator[PostgresServer]:
+    server = small_server(usable=35)
+    yield server
+    server.stop()
+
+
+def test_six_instances_within_a_35_connection_tier_answer_every_request(
+    wrk: None, budget_server: PostgresServer, tmp_path: Path
+) -> None:
+    app = make_postgres_app(budget_server)
+    try:
+        env = {**app.env, "DB_MAX_CONNECTIONS": "5", "MEDIA_ROOT": str(tmp_path / "media")}
+        run("migrate_with_lock", "--noinput", env=env)
+        run("seed_demo", "--restaurants=6", env=env)
+        restaurant = first_restaurant(env)
+        with (
+            instances(env, tmp_path, gunicorn_only=True) as servers,
+            ConnectionWatch(budget_server, app.role) as watch,
+        ):
+            results = load_all(servers, restaurant)
+        assert_no_errors(results)
+        # Six instances of 2 workers x 2 connections: 24 at most, never the tier's 35.
+        assert 0 < watch.most <= 24, watch.most
+        for server in servers:
+            assert (
+                "Database connections: at most 4 for this instance (2 workers x 2 each, "
+                "DB_MAX_CONNECTIONS=5)" in server.log()
+            )
+    finally:
+        app.endpoint.stop()
+
+
+@pytest.fixture
+def bouncer() -> Iterator[tuple[PostgresServer, PgBouncer]]:
+    binary = find_pgbouncer()
+    if binary is None:
+        unavailable("pgbouncer not found (Debian: apt-get install pgbouncer)")
+    server = small_server(usable=17)  # 20 in all, with the administrator's 3
+    pgbouncer = PgBouncer(binary, server, pool_size=10)
+    try:
+        yield server, pgbouncer.start()
+    finally:
+        pgbouncer.stop()
+        server.stop()
+
+
+def through(app: PostgresApp, pgbouncer: PgBouncer) -> dict[str, str]:
+    """The app's settings for PgBouncer, as on Azure (port 6432 there; any port here, so
+    DB_PGBOUNCER says it), migrations straight to the server."""
+    return {
+        **app.env,
+        "DBPORT": str(pgbouncer.port),
+        "DB_PGBOUNCER": "1",
+        "DB_DIRECT_PORT": str(app.server.port),
+    }
+
+
+def migrations_applied(servers: list[AppServer]) -> int:
+    return sum(server.log().count("Applying restaurant_review.0001_initial") for server in servers)
+
+
+def test_six_instances_through_pgbouncer_start_together_twice_and_serve_everything(
+    wrk: None, bouncer: tuple[PostgresServer, PgBouncer], tmp_path: Path
+) -> None:
+    server, pgbouncer = bouncer
+    app = make_postgres_app(server)
+    env = {**through(app, pgbouncer), "MEDIA_ROOT": str(tmp_path / "media")}
+    try:
+        # A fresh database: every instance runs start.sh (migrate under the lock) at once.
+        with instances(env, tmp_path / "first", gunicorn_only=False) as servers:
+            assert migrations_applied(servers) == 1
+            for instance in servers:
+                assert "Migrating on the server itself" in instance.log()
+                assert f"to PgBouncer at 127.0.0.1:{pgbouncer.port}" in instance.log()
+        assert advisory_locks(server) == 0
+        run("seed_demo", "--restaurants=6", env=env)  # through PgBouncer
+        restaurant = first_restaurant(env)
+
+        # All stopped, then all started again: nothing to migrate, no lock left behind.
+        with (
+            instances(env, tmp_path / "second", gunicorn_only=False) as servers,
+            ConnectionWatch(server, app.role) as watch,
+        ):
+            assert migrations_applied(servers) == 0
+            results = load_all(servers, restaurant)
+            assert_no_errors(results)
+            visitor_and_staff_through(servers[0].url, restaurant, env)
+        # PgBouncer's pool (10) is what the server sees, whatever the instances hold.
+        assert 0 < watch.most <= 10, watch.most
+        assert advisory_locks(server) == 0
+        # Its query was a server-side cursor, which a transaction pooler loses.
+        run("purge_orphan_photos", env=env)
+    finally:
+        app.endpoint.stop()
+
+
+def advisory_locks(server: PostgresServer) -> int:
+    return int(server.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")[0][0])
+
+
+def visitor_and_staff_through(base: str, restaurant: int, env: dict[str, str]) -> None:
+    """Posting with a photo, search and the admin, through PgBouncer."""
+    status, _ = post_form(
+        base,
+        f"/restaurant/{restaurant}/",
+        f"/restaurant/{restaurant}/review/",
+        {"user_name": "Ada", "rating": "5", "review_text": "Through the pooler."},
+        photo=image_bytes(size=(640, 480)),
+    )
+    assert status == HTTPStatus.FOUND
+    status, _, page = http_request(f"{base}/restaurant/{restaurant}/")
+    assert status == HTTPStatus.OK and b"Through the pooler." in page
+    assert b"Photo from Ada" in page  # the photo's alt text
+    restaurant_name = re.search(rb"<h1[^>]*>([^<]+)</h1>", page)
+    assert restaurant_name is not None
+    words = restaurant_name.group(1).decode().split()[0]
+    status, _, found = http_request(f"{base}/?q={quote(words)}")
+    assert status == HTTPStatus.OK and f"/restaurant/{restaurant}/".encode() in found
+
+    run(
+        "createsuperuser",
+        "--noinput",
+        "--username=staff",
+        "--email=staff@example.org",
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": "Pooled-admin-2026!"},
+    )
+    staff = requests.Session()
+    login = staff.get(base + "/admin/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+    assert token is not None
+    signed_in = staff.post(
+        base + "/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "staff",
+            "password": "Pooled-admin-2026!",
+        },
+        headers={"Referer": base + "/admin/login/"},
+        timeout=30,
+    )
+    assert signed_in.url == base + "/admin/", signed_in.url
+    reviews = staff.get(base + "/admin/restaurant_review/review/?q=pooler", timeout=30)
+    assert reviews.status_code == HTTPStatus.OK and "Through the pooler." in reviews.text
