@@ -21,7 +21,15 @@
 # OpenID Connect as an identity of its own, PIPELINE_IDENTITY_NAME, <APP_NAME>-deploy),
 # ENTRA_SIGN_IN (0; 1: staff sign in to /admin/ with Microsoft Entra ID through App Service
 # authentication, app roles Admin and Moderator, no password and no client secret;
-# APP_REG_NAME, <APP_NAME>-staff-sign-in).
+# APP_REG_NAME, <APP_NAME>-staff-sign-in),
+# INSTANCES (1: the plan's instance count; Basic up to 3, Standard 10, Premium 30),
+# AUTOSCALE_MAX (none; M: autoscale on CPU from INSTANCES to M instances, Standard and up),
+# PG_SKU (Standard_B1ms) and PG_TIER (from the SKU: Burstable, GeneralPurpose or
+# MemoryOptimized; the last two turn on the server's built-in PgBouncer and the app uses it),
+# WEB_CONCURRENCY (2 per plan core + 1: gunicorn workers per instance).
+# Each instance gets its share of the database's connections (DB_MAX_CONNECTIONS); a
+# combination where a worker would get less than one is refused before anything is created
+# (docs/scale-out.md).
 #
 # Tested against azure-cli 2.91.0 with no extension: every call passes its argument parser.
 set -euo pipefail
@@ -59,6 +67,87 @@ APP_REG_NAME="${APP_REG_NAME:-${APP_NAME}-staff-sign-in}"
 ADMIN_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a01"
 MODERATOR_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a02"
 
+INSTANCES="${INSTANCES:-1}"
+AUTOSCALE_MAX="${AUTOSCALE_MAX:-}"
+AUTOSCALE_NAME="${PLAN_NAME}-autoscale"
+PG_SKU="${PG_SKU:-Standard_B1ms}"
+
+refuse() { echo "$*" >&2; exit 2; }
+whole_number() {  # whole_number NAME VALUE: at least 1
+  [[ "$2" =~ ^[1-9][0-9]*$ ]] || refuse "$1 must be a whole number from 1 (got: $2)"
+}
+
+# The plan: cores per instance (gunicorn's workers are 2 per core + 1) and its tier's most
+# instances (App Service: Basic 3, Standard 10, Premium 30).
+case "$PLAN_SKU" in
+  B1) plan_cores=1 plan_limit=3 ;; B2) plan_cores=2 plan_limit=3 ;; B3) plan_cores=4 plan_limit=3 ;;
+  S1) plan_cores=1 plan_limit=10 ;; S2) plan_cores=2 plan_limit=10 ;; S3) plan_cores=4 plan_limit=10 ;;
+  P0v3|P1v2) plan_cores=1 plan_limit=30 ;;
+  P1v3|P2v2|P1mv3) plan_cores=2 plan_limit=30 ;;
+  P2v3|P3v2|P2mv3) plan_cores=4 plan_limit=30 ;;
+  P3v3|P3mv3) plan_cores=8 plan_limit=30 ;;
+  *) plan_cores="" plan_limit="" ;;
+esac
+if [ -n "${WEB_CONCURRENCY:-}" ]; then
+  whole_number WEB_CONCURRENCY "$WEB_CONCURRENCY"
+  workers="$WEB_CONCURRENCY"
+elif [ -n "$plan_cores" ]; then
+  workers=$((2 * plan_cores + 1))
+else
+  refuse "PLAN_SKU=$PLAN_SKU: its cores are not known here; set WEB_CONCURRENCY (gunicorn workers per instance)"
+fi
+whole_number INSTANCES "$INSTANCES"
+most_instances="$INSTANCES"
+if [ -n "$AUTOSCALE_MAX" ]; then
+  whole_number AUTOSCALE_MAX "$AUTOSCALE_MAX"
+  [ "$AUTOSCALE_MAX" -gt "$INSTANCES" ] || refuse "AUTOSCALE_MAX ($AUTOSCALE_MAX) must be more than INSTANCES ($INSTANCES)"
+  [ "${PLAN_SKU#B}" = "$PLAN_SKU" ] || refuse "Autoscale needs a Standard or Premium plan (e.g. PLAN_SKU=S1), not Basic ($PLAN_SKU)"
+  most_instances="$AUTOSCALE_MAX"
+fi
+if [ -n "$plan_limit" ] && [ "$most_instances" -gt "$plan_limit" ]; then
+  refuse "PLAN_SKU=$PLAN_SKU runs at most $plan_limit instances, not $most_instances: Basic 3, Standard 10, Premium 30"
+fi
+
+# The database: its tier from the SKU, and its connections as Microsoft's table gives them
+# (max_connections; Azure keeps 15 of them). General Purpose and Memory Optimized have the
+# built-in PgBouncer (port 6432, 5,000 client connections); Burstable has not.
+pg_size="$(printf '%s' "$PG_SKU" | sed -nE 's/^Standard_[BDE]([0-9]+).*/\1/p')"
+case "$PG_SKU" in
+  Standard_B*) sku_tier=Burstable ;;
+  Standard_D*) sku_tier=GeneralPurpose ;;
+  Standard_E*) sku_tier=MemoryOptimized ;;
+  *) sku_tier="" ;;
+esac
+[ -n "$pg_size" ] && [ -n "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is not a Flexible Server SKU this script knows (e.g. Standard_B1ms, Standard_D2ds_v5, Standard_E2ds_v5)"
+PG_TIER="${PG_TIER:-$sku_tier}"
+[ "$PG_TIER" = "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is in the $sku_tier tier, not PG_TIER=$PG_TIER"
+pg_max_connections() {  # pg_max_connections SKU
+  local tier size
+  tier="$(printf '%s' "$1" | cut -c10)" size="$(printf '%s' "$1" | sed -nE 's/^Standard_[BDE]([0-9]+).*/\1/p')"
+  case "$tier:$size:$1" in
+    B:*:Standard_B1ms) echo 50 ;; B:*:Standard_B2s) echo 429 ;; B:*:Standard_B2ms) echo 859 ;;
+    B:4:*) echo 1718 ;; B:8:*) echo 3437 ;; B:*) echo 5000 ;;
+    D:2:*) echo 859 ;; D:4:*) echo 1718 ;; D:8:*) echo 3437 ;; D:*) echo 5000 ;;
+    E:2:*) echo 1718 ;; E:4:*) echo 3437 ;; E:*) echo 5000 ;;
+  esac
+}
+if [ "$PG_TIER" = Burstable ]; then
+  pgbouncer=0
+  shared_connections=$(($(pg_max_connections "$PG_SKU") - 15))
+else
+  pgbouncer=1
+  shared_connections=5000  # PgBouncer's max_client_conn; it keeps the server's side itself
+fi
+# Each instance's share, for the most instances there may be (DB_MAX_CONNECTIONS).
+DB_MAX_CONNECTIONS=$((shared_connections / most_instances))
+if [ "$DB_MAX_CONNECTIONS" -lt "$workers" ]; then
+  fits=""
+  for sku in Standard_B2s Standard_B2ms Standard_B4ms Standard_B8ms Standard_B12ms; do
+    if [ $((($(pg_max_connections "$sku") - 15) / most_instances)) -ge "$workers" ]; then fits="$sku"; break; fi
+  done
+  refuse "PG_SKU=$PG_SKU has $shared_connections connections for the app: $most_instances instances get $DB_MAX_CONNECTIONS each, fewer than their $workers workers. Use PG_SKU=${fits:-Standard_D2ds_v5} (or a General Purpose SKU, with PgBouncer), or fewer instances."
+fi
+
 step() { printf '\n==> %s\n' "$*"; }
 exists() { "$@" >/dev/null 2>&1; }
 # assign_role PRINCIPAL_ID PRINCIPAL_TYPE ROLE SCOPE: unless it is assigned already.
@@ -85,7 +174,7 @@ IDENTITY_PRINCIPAL_ID="$(az identity show --name "$IDENTITY_NAME" --resource-gro
 step "PostgreSQL Flexible Server $DB_SERVER (Microsoft Entra authentication only)"
 exists az postgres flexible-server show --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
   || az postgres flexible-server create --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
-       --location "$LOCATION" --tier Burstable --sku-name Standard_B1ms --storage-size 32 \
+       --location "$LOCATION" --tier "$PG_TIER" --sku-name "$PG_SKU" --storage-size 32 \
        --version 16 --microsoft-entra-auth Enabled --password-auth Disabled \
        --public-access 0.0.0.0 --yes --output none
 exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --name "$DB_NAME" \
@@ -94,6 +183,11 @@ exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource
 # The search's trigram index needs pg_trgm, which Azure lets a database use once allow-listed.
 az postgres flexible-server parameter set --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
   --name azure.extensions --value PG_TRGM --output none
+if [ "$pgbouncer" = 1 ]; then
+  # The built-in PgBouncer (port 6432, transaction pooling); no restart needed.
+  az postgres flexible-server parameter set --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+    --name pgbouncer.enabled --value true --output none
+fi
 
 step "You (the signed-in user) as the server's Microsoft Entra administrator"
 ADMIN_OBJECT_ID="$(az ad signed-in-user show --query id --output tsv)"
@@ -173,10 +267,36 @@ if [ "$REDIS" = "1" ]; then
          --output none
 fi
 
-step "App Service plan $PLAN_NAME ($PLAN_SKU, Linux) and web app $APP_NAME"
-exists az appservice plan show --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
-  || az appservice plan create --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
-       --location "$LOCATION" --sku "$PLAN_SKU" --is-linux --output none
+step "App Service plan $PLAN_NAME ($PLAN_SKU, Linux, $INSTANCES instances) and web app $APP_NAME"
+if exists az appservice plan show --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP"; then
+  # Autoscale, when on, decides the count between its bounds.
+  [ -n "$AUTOSCALE_MAX" ] || az appservice plan update --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
+    --number-of-workers "$INSTANCES" --output none
+else
+  az appservice plan create --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" \
+    --location "$LOCATION" --sku "$PLAN_SKU" --is-linux --number-of-workers "$INSTANCES" --output none
+fi
+if [ -n "$AUTOSCALE_MAX" ]; then
+  # Out by one instance when the plan's CPU averages over 70 % for 10 minutes, in by one under
+  # 30 %, never outside INSTANCES..AUTOSCALE_MAX.
+  if exists az monitor autoscale show --name "$AUTOSCALE_NAME" --resource-group "$RESOURCE_GROUP"; then
+    az monitor autoscale update --name "$AUTOSCALE_NAME" --resource-group "$RESOURCE_GROUP" \
+      --min-count "$INSTANCES" --max-count "$AUTOSCALE_MAX" --count "$INSTANCES" --output none
+  else
+    PLAN_ID="$(az appservice plan show --name "$PLAN_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+    az monitor autoscale create --name "$AUTOSCALE_NAME" --resource-group "$RESOURCE_GROUP" \
+      --resource "$PLAN_ID" --min-count "$INSTANCES" --max-count "$AUTOSCALE_MAX" --count "$INSTANCES" --output none
+    az monitor autoscale rule create --autoscale-name "$AUTOSCALE_NAME" --resource-group "$RESOURCE_GROUP" \
+      --condition "CpuPercentage > 70 avg 10m" --scale out 1 --output none
+    az monitor autoscale rule create --autoscale-name "$AUTOSCALE_NAME" --resource-group "$RESOURCE_GROUP" \
+      --condition "CpuPercentage < 30 avg 10m" --scale in 1 --output none
+  fi
+fi
+if [ "$most_instances" -gt 1 ] && [ "$REDIS" != 1 ]; then
+  echo "NOTE: up to $most_instances instances without REDIS=1: each counts posting limits on its own (a visitor"
+  echo "      sent to several instances may post up to $most_instances times the limit) and draws and caches its"
+  echo "      own pages. REDIS=1 shares both between instances (docs/scale-out.md)."
+fi
 exists az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   || az webapp create --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --plan "$PLAN_NAME" \
        --runtime "PYTHON:$PYTHON_VERSION" --output none
@@ -302,7 +422,11 @@ settings=(
   "SECRET_KEY=@Microsoft.KeyVault(SecretUri=${KEY_VAULT_URI%/}/secrets/$SECRET_NAME/)"
   "APPLICATIONINSIGHTS_CONNECTION_STRING=$APPINSIGHTS_CONNECTION_STRING"
   "SCM_DO_BUILD_DURING_DEPLOYMENT=true"
+  # This instance's share of the database's connections, for the workers deploy.sh counted.
+  "DB_MAX_CONNECTIONS=$DB_MAX_CONNECTIONS"
+  "WEB_CONCURRENCY=$workers"
 )
+if [ "$pgbouncer" = 1 ]; then settings+=("DBPORT=6432"); fi
 if [ -n "$REDIS_HOST" ]; then settings+=("REDIS_HOST=$REDIS_HOST"); fi
 if [ "$ENTRA_SIGN_IN" = "1" ]; then settings+=("OVERRIDE_USE_MI_FIC_ASSERTION_CLIENTID=$IDENTITY_CLIENT_ID"); fi
 # The settings go to az in a file only you can read (az's --settings @file), not on its
@@ -319,11 +443,14 @@ PY
 az webapp config appsettings set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   --settings "@$settings_file" --output none
 
-step "Startup command, health check, HTTPS only"
+step "Startup command, health check, HTTPS only, no ARR affinity"
 az webapp config set --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   --startup-file "start.sh" --ftps-state Disabled --min-tls-version 1.2 \
   --generic-configurations '{"healthCheckPath": "/healthz"}' --output none
-az webapp update --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --https-only true --output none
+# No ARR affinity: any instance serves any request (sessions live in the database), so App
+# Service's sticky-session cookie would only keep load uneven.
+az webapp update --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --https-only true \
+  --client-affinity-enabled false --output none
 
 # Publishing profiles (user name and password for FTP and the SCM site) exist on every new web
 # app: switched off, so deploys go through Microsoft Entra only (az webapp deploy does).

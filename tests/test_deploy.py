@@ -68,6 +68,22 @@ def every_option_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Ru
     return deploy(folder, **EVERY_OPTION), deploy(folder, **EVERY_OPTION)
 
 
+# A larger site: a Standard plan of 2 instances autoscaling to 10, and a General Purpose
+# database with its built-in PgBouncer.
+SCALED = {
+    "PLAN_SKU": "S2",
+    "INSTANCES": "2",
+    "AUTOSCALE_MAX": "10",
+    "PG_SKU": "Standard_D2ds_v5",
+}
+
+
+@pytest.fixture(scope="module")
+def scaled_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
+    folder = tmp_path_factory.mktemp("scaled")
+    return deploy(folder, **SCALED), deploy(folder, **SCALED)
+
+
 REFERENCE = "@Microsoft.KeyVault(SecretUri=https://my-reviews-kv.vault.azure.net/secrets/django-secret-key/)"
 
 
@@ -406,10 +422,14 @@ def test_deployer_address_is_asked_of_an_echo_service_when_not_given(tmp_path: P
 
 
 def test_every_az_call_in_every_option_passes_the_real_azure_cli(
-    default_runs: tuple[Run, Run], every_option_runs: tuple[Run, Run], tmp_path: Path
+    default_runs: tuple[Run, Run],
+    every_option_runs: tuple[Run, Run],
+    scaled_runs: tuple[Run, Run],
+    tmp_path: Path,
 ) -> None:
     """Each distinct call deploy.sh makes (defaults; then REDIS, PUBLIC_PHOTOS, GITHUB_REPO and
-    ENTRA_SIGN_IN together; each run twice, for the paths where things exist) goes through
+    ENTRA_SIGN_IN together; then INSTANCES, AUTOSCALE_MAX and a General Purpose PG_SKU; each
+    run twice, for the paths where things exist) goes through
     azure-cli's own parser and validators, signed out: every one must get as far as the
     sign-in check."""
     python = find_azure_cli()
@@ -417,7 +437,7 @@ def test_every_az_call_in_every_option_passes_the_real_azure_cli(
         unavailable(f"azure-cli {AZURE_CLI_VERSION} is not installed (run-tests.sh installs it)")
         return
     distinct: list[list[str]] = []
-    for calls, _ in (*default_runs, *every_option_runs):
+    for calls, _ in (*default_runs, *every_option_runs, *scaled_runs):
         distinct += [c for c in az_calls(calls) if c not in distinct]
     assert len(distinct) >= 70, len(distinct)
     outcomes = through_real_cli(python, distinct, tmp_path / "cli")
@@ -495,3 +515,110 @@ def test_an_older_deploys_secret_key_moves_into_key_vault_unchanged(tmp_path: Pa
     assert stored_secret(calls) == old and old not in output
     assert not any(old in arg for c in calls if not c[0].startswith("@") for arg in c)
     assert app_settings(calls)["SECRET_KEY"] == REFERENCE
+
+
+def test_the_default_site_gets_the_whole_tier_and_no_sticky_sessions(
+    default_runs: tuple[Run, Run],
+) -> None:
+    calls, _ = default_runs[0]
+    server = call(calls, "flexible-server", "create", "--tier")
+    assert (value(server, "--tier"), value(server, "--sku-name")) == ("Burstable", "Standard_B1ms")
+    assert value(call(calls, "appservice", "plan", "create"), "--number-of-workers") == "1"
+    settings = app_settings(calls)
+    # B1ms: 50 connections less Azure's 15; one instance of 3 workers (B1: one core).
+    assert (settings["DB_MAX_CONNECTIONS"], settings["WEB_CONCURRENCY"]) == ("35", "3")
+    assert "DBPORT" not in settings  # no PgBouncer on Burstable
+    assert not any("pgbouncer.enabled" in c for c in calls)
+    assert not any("autoscale" in c for c in calls)
+    update = call(calls, "webapp", "update", "--https-only")
+    assert value(update, "--client-affinity-enabled") == "false"
+    # The health check stays.
+    config = call(calls, "webapp", "config", "set", "--startup-file")
+    assert json.loads(value(config, "--generic-configurations")) == {"healthCheckPath": "/healthz"}
+
+
+def test_six_instances_on_the_default_tier_get_five_connections_each(tmp_path: Path) -> None:
+    calls, output = deploy(tmp_path, INSTANCES="6", PLAN_SKU="S1")
+    assert value(call(calls, "appservice", "plan", "create"), "--number-of-workers") == "6"
+    settings = app_settings(calls)
+    assert (settings["DB_MAX_CONNECTIONS"], settings["WEB_CONCURRENCY"]) == ("5", "3")
+    # Without Redis, what several instances cost is said plainly.
+    assert "up to 6 instances without REDIS=1" in output
+
+
+def test_a_larger_site_autoscales_on_cpu_through_pgbouncer(scaled_runs: tuple[Run, Run]) -> None:
+    calls, _ = scaled_runs[0]
+    server = call(calls, "flexible-server", "create", "--tier")
+    assert (value(server, "--tier"), value(server, "--sku-name")) == (
+        "GeneralPurpose",
+        "Standard_D2ds_v5",
+    )
+    pgbouncer = call(calls, "flexible-server", "parameter", "set", "pgbouncer.enabled")
+    assert value(pgbouncer, "--value") == "true"
+    assert value(call(calls, "appservice", "plan", "create"), "--number-of-workers") == "2"
+    autoscale = call(calls, "monitor", "autoscale", "create")
+    assert (
+        value(autoscale, "--min-count"),
+        value(autoscale, "--count"),
+        value(autoscale, "--max-count"),
+    ) == ("2", "2", "10")
+    assert value(autoscale, "--resource").endswith("/Microsoft.Web/serverfarms/my-reviews-plan")
+    rules = {
+        value(c, "--scale"): value(c, "--condition")
+        for c in calls
+        if c[:4] == ["monitor", "autoscale", "rule", "create"]
+    }
+    assert rules == {"out": "CpuPercentage > 70 avg 10m", "in": "CpuPercentage < 30 avg 10m"}
+    settings = app_settings(calls)
+    # PgBouncer's 5,000 client connections over at most 10 instances; S2: 2 cores, 5 workers.
+    assert (settings["DBPORT"], settings["DB_MAX_CONNECTIONS"], settings["WEB_CONCURRENCY"]) == (
+        "6432",
+        "500",
+        "5",
+    )
+    assert index_of(calls, "monitor", "autoscale", "create") < index_of(calls, "webapp", "deploy")
+    # Again: the autoscale setting is updated, not made twice; autoscale keeps the count.
+    again, _ = scaled_runs[1]
+    assert not any(c[:3] == ["monitor", "autoscale", "create"] for c in again)
+    assert not any("rule" in c and "create" in c for c in again)
+    bounds = call(again, "monitor", "autoscale", "update")
+    assert (value(bounds, "--min-count"), value(bounds, "--max-count")) == ("2", "10")
+    assert not any(c[:3] == ["appservice", "plan", "update"] for c in again)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"INSTANCES": "10", "PLAN_SKU": "S2"},
+            "10 instances get 3 each, fewer than their 5 workers. Use PG_SKU=Standard_B2s",
+        ),
+        (
+            {"INSTANCES": "3", "AUTOSCALE_MAX": "10", "PLAN_SKU": "S3"},
+            "10 instances get 3 each, fewer than their 9 workers. Use PG_SKU=Standard_B2s",
+        ),
+        ({"INSTANCES": "4"}, "PLAN_SKU=B1 runs at most 3 instances, not 4"),
+        ({"AUTOSCALE_MAX": "3"}, "Autoscale needs a Standard or Premium plan"),
+        ({"INSTANCES": "two"}, "INSTANCES must be a whole number"),
+        ({"PG_SKU": "Standard_D4ds_v5", "PG_TIER": "Burstable"}, "in the GeneralPurpose tier"),
+        ({"PG_SKU": "Basic_1"}, "PG_SKU=Basic_1 is not a Flexible Server SKU"),
+    ],
+)
+def test_a_site_too_big_for_its_tiers_is_refused_before_anything_is_made(
+    tmp_path: Path, options: dict[str, str], message: str
+) -> None:
+    result = subprocess.run(
+        ["bash", str(PROJECT_DIR / "deploy.sh")],
+        env={
+            **os.environ,
+            "APP_NAME": "my-reviews",
+            "PATH": f"{FAKE_AZ}:{os.environ['PATH']}",
+            "FAKE_AZ_LOG": str(tmp_path / "l"),
+            "FAKE_AZ_STATE": str(tmp_path / "s"),
+            **options,
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert not (tmp_path / "l").exists()  # no az call at all

@@ -21,7 +21,16 @@ from tests.helpers import image_bytes
 from tests.load import find_wrk, load_together
 from tests.pgbouncer import PgBouncer, find_pgbouncer
 from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
-from tests.services import AppServer, http_request, manage, post_form, unavailable
+from tests.services import (
+    AppServer,
+    app_server,
+    base_env,
+    http_request,
+    manage,
+    post_form,
+    unavailable,
+    wait_until,
+)
 
 INSTANCES = 6
 # What each instance runs, as on a two-core App Service plan.
@@ -275,3 +284,28 @@ def visitor_and_staff_through(base: str, restaurant: int, env: dict[str, str]) -
     assert signed_in.url == base + "/admin/", signed_in.url
     reviews = staff.get(base + "/admin/restaurant_review/review/?q=pooler", timeout=30)
     assert reviews.status_code == HTTPStatus.OK and "Through the pooler." in reviews.text
+
+
+def test_tokens_rotate_through_pgbouncer(
+    bouncer: tuple[PostgresServer, PgBouncer], tmp_path: Path
+) -> None:
+    """Each token becomes the role's password when issued, so the one before stops working:
+    requests through PgBouncer keep succeeding only if it checks every new client against
+    the role's current secret and logs in to the server with it."""
+    server, pgbouncer = bouncer
+    app = make_postgres_app(server, lifetime=2)
+    try:
+        env = {**through(app, pgbouncer), "DB_CONN_MAX_AGE": "0"}
+        run("migrate_with_lock", "--noinput", env=env)
+        with app_server(base_env(**env), tmp_path / "server.log") as instance:
+            statuses: list[int] = []
+            before = app.endpoint.minted
+
+            def rotated_twice() -> bool:
+                statuses.append(http_request(instance.url + "/")[0])
+                return app.endpoint.minted >= before + 2
+
+            wait_until(rotated_twice, what="two token rotations under requests")
+        assert len(statuses) > 2 and set(statuses) == {HTTPStatus.OK}
+    finally:
+        app.endpoint.stop()
