@@ -174,10 +174,12 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
         options["sslmode"] = sslmode
     if env.get("DBSSLROOTCERT"):
         options["sslrootcert"] = env["DBSSLROOTCERT"]
-    # A connection budget is kept by the pool: a request waits (DB_POOL_TIMEOUT at most) for
-    # one of its worker's connections rather than opening one more.
+    # A connection budget smaller than a connection per thread is kept by the pool: a request
+    # waits (DB_POOL_TIMEOUT at most) for one of its worker's connections rather than opening
+    # one more. Within the budget, each thread keeps its own (no wait, no pool check).
     share = connection_share(env)
-    pool = env_flag(env, "DB_POOL", default=False) or share is not None
+    pooled_by_budget = share is not None and share[2] < gunicorn_threads(env)
+    pool = env_flag(env, "DB_POOL", default=False) or pooled_by_budget
     if pool:
         max_size = env_int(env, "DB_POOL_MAX_SIZE", default=4)
         if share is not None:
@@ -231,14 +233,22 @@ def describe_connections(env: Mapping[str, str], database: Mapping[str, Any]) ->
         return None
     workers, threads = gunicorn_workers(env), gunicorn_threads(env)
     share = connection_share(env)
-    if share is not None:
-        budget, _, each = share
+    pool = database["OPTIONS"].get("pool")
+    if share is not None and pool:
         held = (
-            f"at most {workers * each} for this instance ({workers} workers x {each} each, "
-            f"DB_MAX_CONNECTIONS={budget})"
+            f"at most {workers * pool['max_size']} for this instance ({workers} workers x "
+            f"{pool['max_size']} each, DB_MAX_CONNECTIONS={share[0]})"
+        )
+    elif share is not None:
+        held = (
+            f"at most {workers * threads} for this instance ({workers} workers x {threads} "
+            f"threads, within DB_MAX_CONNECTIONS={share[0]})"
         )
     else:
-        held = f"up to {workers * threads} for this instance ({workers} workers x {threads} each)"
+        held = (
+            f"up to {workers * threads} for this instance ({workers} workers x {threads} "
+            "threads, one each)"
+        )
     where = f"{database['HOST']}:{database['PORT'] or POSTGRES_PORT}"
     if database.get("PGBOUNCER"):
         return (

@@ -35,6 +35,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
+from benchmarks.instances import load_instances, print_instances  # noqa: E402
 from benchmarks.upstream import upstream_server  # noqa: E402
 from tests.load import find_wrk, report, wrk_command  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
@@ -242,6 +243,18 @@ def main() -> None:
         "--no-redis", action="store_true", help="local-memory caches instead of shared Redis"
     )
     parser.add_argument(
+        "--instances",
+        default="",
+        help="comma-separated instance counts (e.g. 1,2,4): the same load on that many "
+        "instances of the app at once, on one server",
+    )
+    parser.add_argument(
+        "--instance-budget",
+        type=int,
+        default=35,
+        help="server connections shared by the instances (default 35: a B1ms's for the app)",
+    )
+    parser.add_argument(
         "--upstream",
         type=Path,
         help="a checkout of Azure-Samples/msdocs-django-postgresql-sample-app: load its home "
@@ -366,6 +379,22 @@ def main() -> None:
         calls_during = app.token_calls() - calls_before
         redis_calls = len(app.endpoint.calls_for(REDIS_RESOURCE)) - redis_calls_before
         memory = worker_memory_mb(server.process.pid) if server.process else []
+        server.stop()
+        instance_rows = (
+            load_instances(
+                env,
+                counts=[int(count) for count in args.instances.split(",")],
+                budget=args.instance_budget,
+                pages={"home page": "/", "restaurant page": f"/restaurant/{busiest}/"},
+                seconds=args.seconds,
+                connections=args.connections,
+                postgres=postgres,
+                role=app.role,
+                log_dir=Path(media),
+            )
+            if args.instances
+            else []
+        )
         redis_memory = (
             redis_server.admin().info("memory")["used_memory"] / 2**20 if redis_server else 0
         )
@@ -423,6 +452,13 @@ def main() -> None:
     print(f"Memory per worker (RSS, MB): {', '.join(f'{m:.0f}' for m in memory)}")
     if redis_server:
         print(f"Redis memory used: {redis_memory:.1f} MB")
+    if instance_rows:
+        print_instances(
+            instance_rows,
+            budget=args.instance_budget,
+            connections=args.connections,
+            workers=workers,
+        )
     print("\nTargets:")
     for name in ("home page", "restaurant page"):
         share = pages[name]["share"]

@@ -9,6 +9,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,11 +169,6 @@ class PostgresServer:
             sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role), sql.Literal(password))
         )
 
-    def connections_of(self, role: str) -> int:
-        """How many server connections `role` holds now (PgBouncer's included)."""
-        query = sql.SQL("SELECT count(*) FROM pg_stat_activity WHERE usename = {}")
-        return int(self.execute(query.format(sql.Literal(role)))[0][0])
-
     def ssl_connections_of(self, role: str) -> list[bool]:
         return [
             row[0]
@@ -235,3 +231,30 @@ def make_postgres_app(
         client_ids={client_id}, lifetime=lifetime, on_token=set_role_password
     )
     return PostgresApp(server, database, role, client_id, endpoint.start())
+
+
+class ConnectionWatch:
+    """The most server connections `role` held (PgBouncer's on its behalf included) while
+    the block ran, sampled every 20 ms."""
+
+    def __init__(self, server: PostgresServer, role: str) -> None:
+        self.server, self.role = server, role
+        self.most = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        query = sql.SQL("SELECT count(*) FROM pg_stat_activity WHERE usename = {}").format(
+            sql.Literal(self.role)
+        )
+        with self.server.admin() as admin:
+            while not self._stop.wait(0.02):
+                self.most = max(self.most, admin.execute(query).fetchone()[0])  # type: ignore[index]
+
+    def __enter__(self) -> "ConnectionWatch":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -113,10 +113,18 @@ def test_a_connection_budget_divides_among_the_workers_through_the_pool() -> Non
     one_each = db({**env, "DB_MAX_CONNECTIONS": "2", "DB_POOL_MIN_SIZE": "3"})["OPTIONS"]["pool"]
     assert (one_each["min_size"], one_each["max_size"]) == (1, 1)
     # A smaller pool asked for is kept; a larger one is cut to the share.
-    smaller = db({**env, "DB_MAX_CONNECTIONS": "40", "DB_POOL_MAX_SIZE": "3"})["OPTIONS"]
-    larger = db({**env, "DB_MAX_CONNECTIONS": "8", "DB_POOL_MAX_SIZE": "9"})["OPTIONS"]
+    pooled = {**env, "DB_POOL": "1"}
+    smaller = db({**pooled, "DB_MAX_CONNECTIONS": "40", "DB_POOL_MAX_SIZE": "3"})["OPTIONS"]
+    larger = db({**pooled, "DB_MAX_CONNECTIONS": "8", "DB_POOL_MAX_SIZE": "9"})["OPTIONS"]
     assert (smaller["pool"]["max_size"], larger["pool"]["max_size"]) == (3, 4)
     assert "pool" not in db(env)["OPTIONS"]  # without a budget, as before
+    # A budget of a connection per thread or more: each thread keeps its own, as without one.
+    roomy = db({**env, "DB_MAX_CONNECTIONS": "8"})
+    assert "pool" not in roomy["OPTIONS"] and roomy["CONN_MAX_AGE"] == 600
+    assert describe_connections({**env, "DB_MAX_CONNECTIONS": "8"}, roomy) == (
+        "Database connections: at most 8 for this instance (2 workers x 4 threads, within "
+        "DB_MAX_CONNECTIONS=8), to h.postgres.database.azure.com:5432"
+    )
     told = describe_connections({**env, "DB_MAX_CONNECTIONS": "5"}, settings)
     assert told == (
         "Database connections: at most 4 for this instance (2 workers x 2 each, "
@@ -154,9 +162,9 @@ def test_port_6432_means_pgbouncer_unless_told_otherwise() -> None:
     elsewhere = db({**env, "DBPORT": "7000", "DB_PGBOUNCER": "1", "DB_DIRECT_PORT": "7001"})
     assert (elsewhere["PGBOUNCER"], elsewhere["DIRECT_PORT"]) == (True, "7001")
     assert describe_connections({**env, "WEB_CONCURRENCY": "3"}, db({**env, "DBPORT": "6432"})) == (
-        "Database connections: up to 12 for this instance (3 workers x 4 each), to PgBouncer "
-        "at my-server.postgres.database.azure.com:6432 (transaction pooling; migrations on "
-        "port 5432)"
+        "Database connections: up to 12 for this instance (3 workers x 4 threads, one each), to "
+        "PgBouncer at my-server.postgres.database.azure.com:6432 (transaction pooling; "
+        "migrations on port 5432)"
     )
     assert describe_connections({}, db({})) is None  # SQLite
 

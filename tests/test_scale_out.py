@@ -6,7 +6,6 @@ gunicorn as in production (2 workers x 4 threads) and is loaded by wrk at once."
 import os
 import pwd
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
@@ -15,12 +14,17 @@ from urllib.parse import quote
 
 import pytest
 import requests
-from psycopg import sql
 
 from tests.helpers import image_bytes
 from tests.load import find_wrk, load_together
 from tests.pgbouncer import PgBouncer, find_pgbouncer
-from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
+from tests.postgres import (
+    ConnectionWatch,
+    PostgresApp,
+    PostgresServer,
+    find_bindir,
+    make_postgres_app,
+)
 from tests.services import (
     AppServer,
     app_server,
@@ -59,32 +63,6 @@ def small_server(*, usable: int) -> PostgresServer:
         except KeyError:
             unavailable("running as root needs the 'postgres' user to run the server")
     return PostgresServer(bindir, max_connections=usable + 3, reserved=3).start()
-
-
-class ConnectionWatch:
-    """The most server connections the app's role held, sampled every 20 ms."""
-
-    def __init__(self, server: PostgresServer, role: str) -> None:
-        self.server, self.role = server, role
-        self.most = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-
-    def _watch(self) -> None:
-        query = sql.SQL("SELECT count(*) FROM pg_stat_activity WHERE usename = {}").format(
-            sql.Literal(self.role)
-        )
-        with self.server.admin() as admin:
-            while not self._stop.wait(0.02):
-                self.most = max(self.most, admin.execute(query).fetchone()[0])  # type: ignore[index]
-
-    def __enter__(self) -> "ConnectionWatch":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @contextmanager
