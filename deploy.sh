@@ -26,7 +26,11 @@
 # AUTOSCALE_MAX (none; M: autoscale on CPU from INSTANCES to M instances, Standard and up),
 # PG_SKU (Standard_B1ms) and PG_TIER (from the SKU: Burstable, GeneralPurpose or
 # MemoryOptimized; the last two turn on the server's built-in PgBouncer and the app uses it),
-# WEB_CONCURRENCY (2 per plan core + 1: gunicorn workers per instance).
+# WEB_CONCURRENCY (2 per plan core + 1: gunicorn workers per instance),
+# BACKUP_DAYS (7, up to 35: the database's point-in-time restore window), GEO_BACKUP (0; 1:
+# geo-redundant backups, chosen when the server is created only), BLOB_RETENTION_DAYS (7: how
+# long a deleted photo or container can be brought back), ALERT_EMAIL (none; an address: an
+# action group and metric alerts on the web app and the database, docs/operate.md).
 # Each instance gets its share of the database's connections (DB_MAX_CONNECTIONS); a
 # combination where a worker would get less than one is refused before anything is created
 # (docs/scale-out.md).
@@ -35,47 +39,41 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-: "${APP_NAME:?set APP_NAME to the web app name (globally unique, e.g. my-reviews)}"
 if [ -n "${GITHUB_REPO:-}" ] && ! [[ "$GITHUB_REPO" =~ ^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$ ]]; then
   echo "GITHUB_REPO must be owner/name, e.g. contoso/restaurant-review (got: $GITHUB_REPO)" >&2
   exit 2
 fi
-LOCATION="${LOCATION:-eastus}"
-RESOURCE_GROUP="${RESOURCE_GROUP:-${APP_NAME}-rg}"
-DB_SERVER="${DB_SERVER:-${APP_NAME}-db}"
-DB_NAME="${DB_NAME:-restaurant}"
-IDENTITY_NAME="${IDENTITY_NAME:-${APP_NAME}-identity}"
-PLAN_NAME="${PLAN_NAME:-${APP_NAME}-plan}"
+. scripts/names.sh
 PLAN_SKU="${PLAN_SKU:-B1}"
 PYTHON_VERSION="${PYTHON_VERSION:-3.11}"
-STORAGE_CONTAINER="${STORAGE_CONTAINER:-photos}"
 PUBLIC_PHOTOS="${PUBLIC_PHOTOS:-0}"
-# Storage account names: 3-24 lowercase letters and digits.
-default_account="$(printf '%s' "${APP_NAME}photos" | tr -cd 'a-z0-9' | cut -c1-24)"
-STORAGE_ACCOUNT="${STORAGE_ACCOUNT:-$default_account}"
-KEY_VAULT="${KEY_VAULT:-$(printf '%s' "${APP_NAME}-kv" | tr -cd 'a-zA-Z0-9-' | cut -c1-24)}"
-WORKSPACE_NAME="${WORKSPACE_NAME:-${APP_NAME}-logs}"
-APPINSIGHTS_NAME="${APPINSIGHTS_NAME:-${APP_NAME}-insights}"
-SECRET_NAME="django-secret-key"
 REDIS="${REDIS:-0}"
-REDIS_NAME="${REDIS_NAME:-${APP_NAME}-cache}"
 REDIS_SKU="${REDIS_SKU:-Balanced_B0}"
-PIPELINE_IDENTITY_NAME="${PIPELINE_IDENTITY_NAME:-${APP_NAME}-deploy}"
 ENTRA_SIGN_IN="${ENTRA_SIGN_IN:-0}"
-APP_REG_NAME="${APP_REG_NAME:-${APP_NAME}-staff-sign-in}"
 # The app roles' ids: fixed, so the registration made once stays the same.
 ADMIN_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a01"
 MODERATOR_ROLE_ID="6f1c6a3e-7b2d-4c1e-9a51-3d2f0c8e5a02"
 
 INSTANCES="${INSTANCES:-1}"
 AUTOSCALE_MAX="${AUTOSCALE_MAX:-}"
-AUTOSCALE_NAME="${PLAN_NAME}-autoscale"
 PG_SKU="${PG_SKU:-Standard_B1ms}"
+BACKUP_DAYS="${BACKUP_DAYS:-7}"
+GEO_BACKUP="${GEO_BACKUP:-0}"
+BLOB_RETENTION_DAYS="${BLOB_RETENTION_DAYS:-7}"
+ALERT_EMAIL="${ALERT_EMAIL:-}"
 
 refuse() { echo "$*" >&2; exit 2; }
 whole_number() {  # whole_number NAME VALUE: at least 1
   [[ "$2" =~ ^[1-9][0-9]*$ ]] || refuse "$1 must be a whole number from 1 (got: $2)"
 }
+whole_number BACKUP_DAYS "$BACKUP_DAYS"
+[ "$BACKUP_DAYS" -ge 7 ] && [ "$BACKUP_DAYS" -le 35 ] || refuse "BACKUP_DAYS must be from 7 to 35 (Flexible Server's backup retention), not $BACKUP_DAYS"
+whole_number BLOB_RETENTION_DAYS "$BLOB_RETENTION_DAYS"
+[ "$BLOB_RETENTION_DAYS" -le 365 ] || refuse "BLOB_RETENTION_DAYS must be from 1 to 365, not $BLOB_RETENTION_DAYS"
+case "$GEO_BACKUP" in 0) geo_backup=Disabled ;; 1) geo_backup=Enabled ;; *) refuse "GEO_BACKUP must be 0 or 1, not $GEO_BACKUP" ;; esac
+if [ -n "$ALERT_EMAIL" ] && ! [[ "$ALERT_EMAIL" =~ ^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$ ]]; then
+  refuse "ALERT_EMAIL must be an email address, not $ALERT_EMAIL"
+fi
 
 # The plan: cores per instance (gunicorn's workers are 2 per core + 1) and its tier's most
 # instances (App Service: Basic 3, Standard 10, Premium 30).
@@ -176,7 +174,16 @@ exists az postgres flexible-server show --name "$DB_SERVER" --resource-group "$R
   || az postgres flexible-server create --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
        --location "$LOCATION" --tier "$PG_TIER" --sku-name "$PG_SKU" --storage-size 32 \
        --version 16 --microsoft-entra-auth Enabled --password-auth Disabled \
+       --backup-retention "$BACKUP_DAYS" --geo-redundant-backup "$geo_backup" \
        --public-access 0.0.0.0 --yes --output none
+# Backups: BACKUP_DAYS of point-in-time restore; geo-redundancy is chosen at creation only.
+az postgres flexible-server update --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+  --backup-retention "$BACKUP_DAYS" --output none
+if [ "$GEO_BACKUP" = 1 ] && [ "$(az postgres flexible-server show --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" \
+     --query backup.geoRedundantBackup --output tsv)" != Enabled ]; then
+  echo "NOTE: $DB_SERVER was created without geo-redundant backup, which can only be chosen when a server"
+  echo "      is created: restore it to a new server with it (docs/operate.md), or keep it as it is."
+fi
 exists az postgres flexible-server db show --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --name "$DB_NAME" \
   || az postgres flexible-server db create --server-name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --name "$DB_NAME" --output none
 
@@ -206,6 +213,10 @@ exists az storage account show --name "$STORAGE_ACCOUNT" --resource-group "$RESO
 exists az storage container-rm show --storage-account "$STORAGE_ACCOUNT" --resource-group "$RESOURCE_GROUP" --name "$STORAGE_CONTAINER" \
   || az storage container-rm create --storage-account "$STORAGE_ACCOUNT" --resource-group "$RESOURCE_GROUP" \
        --name "$STORAGE_CONTAINER" --public-access "$container_access" --output none
+# A deleted photo (or container) can be brought back for BLOB_RETENTION_DAYS (docs/operate.md).
+az storage account blob-service-properties update --account-name "$STORAGE_ACCOUNT" --resource-group "$RESOURCE_GROUP" \
+  --enable-delete-retention true --delete-retention-days "$BLOB_RETENTION_DAYS" \
+  --enable-container-delete-retention true --container-delete-retention-days "$BLOB_RETENTION_DAYS" --output none
 STORAGE_ID="$(az storage account show --name "$STORAGE_ACCOUNT" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
 
 step "Storage Blob Data Contributor for the identity (uploads and user-delegation keys)"
@@ -459,6 +470,34 @@ for policy in scm ftp; do
     --parent "sites/$APP_NAME" --resource-type basicPublishingCredentialsPolicies --name "$policy" \
     --set properties.allow=false --output none
 done
+
+if [ -n "$ALERT_EMAIL" ]; then
+  step "Alerts by email to $ALERT_EMAIL (action group $ACTION_GROUP)"
+  exists az monitor action-group show --name "$ACTION_GROUP" --resource-group "$RESOURCE_GROUP" \
+    || az monitor action-group create --name "$ACTION_GROUP" --resource-group "$RESOURCE_GROUP" \
+         --short-name "$(printf '%s' "$APP_NAME" | tr -cd 'a-zA-Z0-9' | cut -c1-12)" \
+         --action email operator "$ALERT_EMAIL" --output none
+  ACTION_GROUP_ID="$(az monitor action-group show --name "$ACTION_GROUP" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+  WEBAPP_ID="$(az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+  DB_ID="$(az postgres flexible-server show --name "$DB_SERVER" --resource-group "$RESOURCE_GROUP" --query id --output tsv)"
+  # metric_alert NAME SCOPE CONDITION WINDOW SEVERITY DESCRIPTION (checked every minute)
+  metric_alert() {
+    exists az monitor metrics alert show --name "$1" --resource-group "$RESOURCE_GROUP" \
+      || az monitor metrics alert create --name "$1" --resource-group "$RESOURCE_GROUP" --scopes "$2" \
+           --condition "$3" --window-size "$4" --evaluation-frequency 1m --severity "$5" \
+           --description "$6" --action "$ACTION_GROUP_ID" --output none
+  }
+  metric_alert "$APP_NAME-http-5xx" "$WEBAPP_ID" "total Http5xx > 10" 5m 1 \
+    "More than 10 server errors (5xx) in 5 minutes"
+  metric_alert "$APP_NAME-health-check" "$WEBAPP_ID" "avg HealthCheckStatus < 100" 5m 1 \
+    "An instance fails App Service's health check (/healthz)"
+  metric_alert "$DB_SERVER-connections" "$DB_ID" "max active_connections > $(($(pg_max_connections "$PG_SKU") * 8 / 10))" 5m 2 \
+    "Database connections above 80 % of the tier's max_connections"
+  metric_alert "$DB_SERVER-storage" "$DB_ID" "avg storage_percent > 80" 15m 2 \
+    "Database storage over 80 % full"
+  metric_alert "$DB_SERVER-cpu" "$DB_ID" "avg cpu_percent > 80" 15m 2 \
+    "Database CPU above 80 % for 15 minutes"
+fi
 
 if [ -n "${GITHUB_REPO:-}" ]; then
   step "Deployment pipeline identity $PIPELINE_IDENTITY_NAME for GitHub $GITHUB_REPO (OpenID Connect, no secret)"

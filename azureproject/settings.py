@@ -57,6 +57,12 @@ if not SECRET_KEY:
             "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
         )
     SECRET_KEY = "django-insecure-development-only-never-use-in-production"
+# SECRET_KEY_FALLBACKS: earlier keys, comma-separated, still accepted for what they signed
+# (sessions, password resets, messages) while a new SECRET_KEY signs everything new; a Key Vault
+# reference to the previous version of the key after scripts/rotate-secret-key.sh.
+SECRET_KEY_FALLBACKS = [
+    key.strip() for key in env.get("SECRET_KEY_FALLBACKS", "").split(",") if key.strip()
+]
 
 # DJANGO_ALLOWED_HOSTS: extra host names (custom domains), comma-separated.
 _extra_hosts = [h.strip() for h in env.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h.strip()]

@@ -3,9 +3,10 @@ server, as App Service scales out on one Flexible Server.
 
 Each instance is gunicorn with the benchmark's settings and workers, and its share of a
 connection budget as deploy.sh gives it (DB_MAX_CONNECTIONS = the budget ÷ the instances;
-35 by default, a Burstable B1ms's connections for the app). wrk loads every instance at once
-with the benchmark's connections each, the home page and then a restaurant page; the server's
-connections of the app's role are sampled meanwhile (tests/postgres.py's ConnectionWatch).
+35 by default, a Burstable B1ms's connections for the app). Each page is drawn a few times on
+each instance first; then wrk loads every instance at once with the benchmark's connections
+each, the home page and then a restaurant page, while the server's connections of the app's
+role are sampled (tests/postgres.py's ConnectionWatch).
 """
 
 import statistics
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from tests.load import load_together
 from tests.postgres import ConnectionWatch, PostgresServer
-from tests.services import AppServer
+from tests.services import AppServer, http_request
 
 
 def load_instances(
@@ -47,6 +48,9 @@ def load_instances(
                 server.launch()
             for server in servers:
                 server.wait(timeout=180)
+                for path in pages.values():  # drawn once by each worker: the cache warm
+                    for _ in range(4):
+                        http_request(server.url + path)
             for page, path in pages.items():
                 with ConnectionWatch(postgres, role) as watch:
                     runs = load_together(

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import requests
 import trustme
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -225,6 +226,23 @@ def post_form(
         source=source,
     )
     return status, time.monotonic() - start
+
+
+def signed_in_staff(base: str, username: str, password: str) -> requests.Session:
+    """A browser session signed in to the admin of the server at `base` (loopback)."""
+    assert urllib.parse.urlsplit(base).hostname in {"127.0.0.1", "localhost"}
+    staff = requests.Session()
+    login = staff.get(base + "/admin/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+    assert token is not None, login.status_code
+    signed_in = staff.post(
+        base + "/admin/login/?next=/admin/",
+        data={"csrfmiddlewaretoken": token.group(1), "username": username, "password": password},
+        headers={"Referer": base + "/admin/login/"},
+        timeout=30,
+    )
+    assert signed_in.url == base + "/admin/", signed_in.url
+    return staff
 
 
 def wait_until(condition: Callable[[], bool], *, what: str, timeout: float = 15) -> None:

@@ -4,6 +4,7 @@ through the real Azure CLI's parser."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,11 +17,15 @@ from tests.services import PROJECT_DIR, unavailable
 FAKE_AZ = PROJECT_DIR / "tests" / "fake_az"
 
 
-def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
+def run_script(
+    script: str, tmp_path: Path, *args: str, stdin: str = "", code: int = 0, **env: str
+) -> tuple[list[list[str]], str]:
+    """A script of the project's (deploy.sh, scripts/...) against the fake `az`, which keeps
+    what exists in `tmp_path` between runs; the calls it made, and what it printed."""
     log = tmp_path / "az-calls.jsonl"
     log.unlink(missing_ok=True)
     result = subprocess.run(
-        ["bash", str(PROJECT_DIR / "deploy.sh")],
+        ["bash", str(PROJECT_DIR / script), *args],
         cwd=PROJECT_DIR,
         env={
             # The fakes' python3 straight from this interpreter's folder, not a version
@@ -35,14 +40,18 @@ def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
             "PYTHON": str(FAKE_AZ / "fake-python"),
             **env,
         },
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return [
-        json.loads(line) for line in log.read_text().splitlines()
-    ], result.stdout + result.stderr
+    assert result.returncode == code, result.stdout + result.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return calls, result.stdout + result.stderr
+
+
+def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
+    return run_script("deploy.sh", tmp_path, **env)
 
 
 Run = tuple[list[list[str]], str]
@@ -51,6 +60,10 @@ EVERY_OPTION = {
     "PUBLIC_PHOTOS": "1",
     "GITHUB_REPO": "contoso/restaurant-review",
     "ENTRA_SIGN_IN": "1",
+    "GEO_BACKUP": "1",
+    "BACKUP_DAYS": "35",
+    "BLOB_RETENTION_DAYS": "14",
+    "ALERT_EMAIL": "oncall@contoso.example",
 }
 
 
@@ -425,11 +438,13 @@ def test_every_az_call_in_every_option_passes_the_real_azure_cli(
     default_runs: tuple[Run, Run],
     every_option_runs: tuple[Run, Run],
     scaled_runs: tuple[Run, Run],
+    operated_runs: dict[str, Run],
     tmp_path: Path,
 ) -> None:
     """Each distinct call deploy.sh makes (defaults; then REDIS, PUBLIC_PHOTOS, GITHUB_REPO and
-    ENTRA_SIGN_IN together; then INSTANCES, AUTOSCALE_MAX and a General Purpose PG_SKU; each
-    run twice, for the paths where things exist) goes through
+    ENTRA_SIGN_IN, GEO_BACKUP, ALERT_EMAIL together; then INSTANCES, AUTOSCALE_MAX and a
+    General Purpose PG_SKU; each run twice, for the paths where things exist; then the
+    operator's scripts: key rotation, a code rollback and the teardown) goes through
     azure-cli's own parser and validators, signed out: every one must get as far as the
     sign-in check."""
     python = find_azure_cli()
@@ -437,7 +452,7 @@ def test_every_az_call_in_every_option_passes_the_real_azure_cli(
         unavailable(f"azure-cli {AZURE_CLI_VERSION} is not installed (run-tests.sh installs it)")
         return
     distinct: list[list[str]] = []
-    for calls, _ in (*default_runs, *every_option_runs, *scaled_runs):
+    for calls, _ in (*default_runs, *every_option_runs, *scaled_runs, *operated_runs.values()):
         distinct += [c for c in az_calls(calls) if c not in distinct]
     assert len(distinct) >= 70, len(distinct)
     outcomes = through_real_cli(python, distinct, tmp_path / "cli")
@@ -602,6 +617,10 @@ def test_a_larger_site_autoscales_on_cpu_through_pgbouncer(scaled_runs: tuple[Ru
         ({"INSTANCES": "two"}, "INSTANCES must be a whole number"),
         ({"PG_SKU": "Standard_D4ds_v5", "PG_TIER": "Burstable"}, "in the GeneralPurpose tier"),
         ({"PG_SKU": "Basic_1"}, "PG_SKU=Basic_1 is not a Flexible Server SKU"),
+        ({"BACKUP_DAYS": "40"}, "BACKUP_DAYS must be from 7 to 35"),
+        ({"GEO_BACKUP": "yes"}, "GEO_BACKUP must be 0 or 1"),
+        ({"BLOB_RETENTION_DAYS": "0"}, "BLOB_RETENTION_DAYS must be a whole number"),
+        ({"ALERT_EMAIL": "oncall"}, "ALERT_EMAIL must be an email address"),
     ],
 )
 def test_a_site_too_big_for_its_tiers_is_refused_before_anything_is_made(
@@ -622,3 +641,173 @@ def test_a_site_too_big_for_its_tiers_is_refused_before_anything_is_made(
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "l").exists()  # no az call at all
+
+
+def test_photos_can_be_undeleted_and_the_database_restored_to_a_point_in_time(
+    default_runs: tuple[Run, Run], every_option_runs: tuple[Run, Run]
+) -> None:
+    calls, _ = default_runs[0]
+    retention = call(calls, "blob-service-properties", "update")
+    assert (
+        value(retention, "--enable-delete-retention"),
+        value(retention, "--delete-retention-days"),
+        value(retention, "--enable-container-delete-retention"),
+        value(retention, "--container-delete-retention-days"),
+    ) == ("true", "7", "true", "7")
+    assert index_of(calls, "container-rm", "create") < index_of(calls, "blob-service-properties")
+    server = call(calls, "flexible-server", "create", "--tier")
+    assert value(server, "--backup-retention") == "7"
+    assert value(server, "--geo-redundant-backup") == "Disabled"
+    kept = call(calls, "flexible-server", "update", "--backup-retention")
+    assert value(kept, "--backup-retention") == "7"
+
+    chosen, _ = every_option_runs[0]
+    server = call(chosen, "flexible-server", "create", "--tier")
+    assert (value(server, "--backup-retention"), value(server, "--geo-redundant-backup")) == (
+        "35",
+        "Enabled",
+    )
+    assert value(call(chosen, "blob-service-properties", "update"), "--delete-retention-days") == (
+        "14"
+    )
+    _, again = every_option_runs[1]
+    assert "geo-redundant" not in again  # it was made so: nothing to say
+
+
+def test_geo_backup_asked_of_an_existing_server_is_explained_not_ignored(
+    tmp_path: Path,
+) -> None:
+    deploy(tmp_path)
+    _, output = deploy(tmp_path, GEO_BACKUP="1")
+    assert "created without geo-redundant backup" in output
+
+
+def test_alert_email_makes_an_action_group_and_alerts_on_the_app_and_the_database(
+    every_option_runs: tuple[Run, Run], default_runs: tuple[Run, Run]
+) -> None:
+    calls, _ = every_option_runs[0]
+    group = call(calls, "monitor", "action-group", "create")
+    assert value(group, "--name") == "my-reviews-alerts"
+    action = group[group.index("--action") + 1 : group.index("--action") + 4]
+    assert action == ["email", "operator", "oncall@contoso.example"]
+    alerts = {
+        value(c, "--name"): (
+            value(c, "--condition"),
+            value(c, "--window-size"),
+            value(c, "--scopes"),
+        )
+        for c in calls
+        if c[:4] == ["monitor", "metrics", "alert", "create"]
+    }
+    site, database = "/Microsoft.Web/sites/my-reviews", "/flexibleServers/my-reviews-db"
+    assert {name: (condition, window) for name, (condition, window, _) in alerts.items()} == {
+        "my-reviews-http-5xx": ("total Http5xx > 10", "5m"),
+        "my-reviews-health-check": ("avg HealthCheckStatus < 100", "5m"),
+        # B1ms: 80 % of its 50 connections.
+        "my-reviews-db-connections": ("max active_connections > 40", "5m"),
+        "my-reviews-db-storage": ("avg storage_percent > 80", "15m"),
+        "my-reviews-db-cpu": ("avg cpu_percent > 80", "15m"),
+    }
+    assert all(
+        scope.endswith(site if name.startswith("my-reviews-h") else database)
+        for name, (_, _, scope) in alerts.items()
+    )
+    assert all(
+        value(c, "--action").endswith("/my-reviews-alerts")
+        for c in calls
+        if c[:4] == ["monitor", "metrics", "alert", "create"]
+    )
+    again, _ = every_option_runs[1]
+    assert not any(c[:2] == ["monitor", "metrics"] and "create" in c for c in again)
+    assert not any(c[:2] == ["monitor", "action-group"] and "create" in c for c in again)
+    assert not any("alert" in c or "action-group" in c for c in default_runs[0][0])
+
+
+# The commit to roll back to: the one before this, unless the clone is shallow.
+PARENT = subprocess.run(
+    ["git", "rev-parse", "--verify", "--quiet", "HEAD~1"], cwd=PROJECT_DIR, capture_output=True
+)
+EARLIER = "HEAD~1" if PARENT.returncode == 0 else "HEAD"
+
+
+@pytest.fixture(scope="module")
+def operated_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """A site deployed with every option, then what an operator does to it: rotate the key,
+    drop the fallback, roll the code back a commit, and tear it all down."""
+    folder = tmp_path_factory.mktemp("operated")
+    runs = {"deploy": deploy(folder, **EVERY_OPTION)}
+    runs["rotate"] = run_script("scripts/rotate-secret-key.sh", folder)
+    runs["drop"] = run_script("scripts/rotate-secret-key.sh", folder, "--drop-fallback")
+    runs["rollback"] = run_script("scripts/deploy-code.sh", folder, EARLIER)
+    runs["teardown"] = run_script("scripts/teardown.sh", folder, "--yes")
+    runs["after"] = run_script("scripts/teardown.sh", folder, "--yes")
+    return runs
+
+
+def test_rotating_the_secret_key_keeps_the_old_one_as_the_fallback(
+    operated_runs: dict[str, Run],
+) -> None:
+    deployed, _ = operated_runs["deploy"]
+    calls, output = operated_runs["rotate"]
+    old, new = stored_secret(deployed), stored_secret(calls)
+    assert len(new) >= 50 and new != old and new not in output
+    assert not any(new in arg for c in calls if not c[0].startswith("@") for arg in c)
+    previous = value(call(calls, "keyvault", "secret", "show"), "--query")
+    assert previous == "id"  # the version that was current, by its full id
+    settings = call(calls, "appsettings", "set")
+    fallback = value(settings, "--settings")
+    assert re.fullmatch(
+        r"SECRET_KEY_FALLBACKS=@Microsoft\.KeyVault\(SecretUri=https://my-reviews-kv\.vault"
+        r"\.azure\.net/secrets/django-secret-key/[0-9a-f]{32}\)",
+        fallback,
+    ), fallback
+    assert index_of(calls, "keyvault", "secret", "set") < index_of(calls, "appsettings", "set")
+    dropped, _ = operated_runs["drop"]
+    assert value(call(dropped, "appsettings", "delete"), "--setting-names") == (
+        "SECRET_KEY_FALLBACKS"
+    )
+
+
+def test_a_rollback_deploys_the_given_commit(operated_runs: dict[str, Run], tmp_path: Path) -> None:
+    calls, output = operated_runs["rollback"]
+    earlier = subprocess.run(
+        ["git", "log", "-1", "--format=%h", EARLIER],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert f"Deploying {EARLIER} ({earlier} " in output
+    assert value(call(calls, "webapp", "deploy"), "--type") == "zip"
+    _, refused = run_script("scripts/deploy-code.sh", tmp_path, "no-such-ref", code=2)
+    assert "Not a commit in this repository: no-such-ref" in refused
+
+
+def test_teardown_deletes_the_group_purges_the_vault_and_what_lives_outside(
+    operated_runs: dict[str, Run],
+) -> None:
+    calls, output = operated_runs["teardown"]
+    order = [
+        index_of(calls, "ad", "app", "delete"),
+        index_of(calls, "federated-credential", "delete", "github-main"),
+        index_of(calls, "federated-credential", "delete", "github-production"),
+        index_of(calls, "log-analytics", "workspace", "delete"),
+        index_of(calls, "group", "delete"),
+        index_of(calls, "keyvault", "purge"),
+    ]
+    assert order == sorted(order)
+    assert value(call(calls, "group", "delete"), "--name") == "my-reviews-rg"
+    assert value(call(calls, "keyvault", "purge"), "--name") == "my-reviews-kv"
+    assert value(call(calls, "workspace", "delete"), "--force") == "true"
+    # Again: nothing is left to delete, and it says so.
+    again, said = operated_runs["after"]
+    assert not any("delete" in c or "purge" in c for c in again)
+    assert "already gone" in said and "not among the deleted vaults" in said
+
+
+def test_teardown_asks_for_the_group_name_before_deleting_anything(tmp_path: Path) -> None:
+    deploy(tmp_path)
+    calls, output = run_script("scripts/teardown.sh", tmp_path, stdin="yes\n", code=1)
+    assert calls == [] and "Nothing deleted." in output
+    calls, _ = run_script("scripts/teardown.sh", tmp_path, stdin="my-reviews-rg\n")
+    assert value(call(calls, "group", "delete"), "--name") == "my-reviews-rg"

@@ -13,7 +13,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-import requests
 
 from tests.helpers import image_bytes
 from tests.load import find_wrk, load_together
@@ -32,6 +31,7 @@ from tests.services import (
     http_request,
     manage,
     post_form,
+    signed_in_staff,
     unavailable,
     wait_until,
 )
@@ -245,21 +245,7 @@ def visitor_and_staff_through(base: str, restaurant: int, env: dict[str, str]) -
         "--email=staff@example.org",
         env={**env, "DJANGO_SUPERUSER_PASSWORD": "Pooled-admin-2026!"},
     )
-    staff = requests.Session()
-    login = staff.get(base + "/admin/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
-    assert token is not None
-    signed_in = staff.post(
-        base + "/admin/login/?next=/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": "staff",
-            "password": "Pooled-admin-2026!",
-        },
-        headers={"Referer": base + "/admin/login/"},
-        timeout=30,
-    )
-    assert signed_in.url == base + "/admin/", signed_in.url
+    staff = signed_in_staff(base, "staff", "Pooled-admin-2026!")
     reviews = staff.get(base + "/admin/restaurant_review/review/?q=pooler", timeout=30)
     assert reviews.status_code == HTTPStatus.OK and "Through the pooler." in reviews.text
 
