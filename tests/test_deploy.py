@@ -5,6 +5,7 @@ through the real Azure CLI's parser."""
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -811,3 +812,32 @@ def test_teardown_asks_for_the_group_name_before_deleting_anything(tmp_path: Pat
     assert calls == [] and "Nothing deleted." in output
     calls, _ = run_script("scripts/teardown.sh", tmp_path, stdin="my-reviews-rg\n")
     assert value(call(calls, "group", "delete"), "--name") == "my-reviews-rg"
+
+
+def documented_az_calls(*pages: str) -> list[list[str]]:
+    """The `az` commands in the shell blocks of these docs pages, as argv lists."""
+    calls = []
+    for page in pages:
+        text = (PROJECT_DIR / "docs" / page).read_text()
+        for block in re.findall(r"```sh\n(.*?)```", text, re.S):
+            for line in block.splitlines():
+                if line.startswith("az "):
+                    calls.append(shlex.split(line)[1:])
+    return calls
+
+
+def test_every_az_command_in_the_runbooks_passes_the_real_azure_cli(tmp_path: Path) -> None:
+    """An operator pastes these: each must be a call the CLI accepts, as written."""
+    python = find_azure_cli()
+    if python is None:
+        unavailable(f"azure-cli {AZURE_CLI_VERSION} is not installed (run-tests.sh installs it)")
+        return
+    calls = documented_az_calls("operate.md", "scale-out.md")
+    assert len(calls) >= 20, len(calls)  # the extraction works
+    outcomes = through_real_cli(python, calls, tmp_path / "cli")
+    refused = [
+        f"az {' '.join(o.argv)}\n    {o.output.strip()[:300]}"
+        for o in outcomes
+        if not o.reached_sign_in
+    ]
+    assert refused == [], "\n".join(refused)
