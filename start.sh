@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 use_python requirements.txt
 
 # Migrate once per deploy; on PostgreSQL under an advisory lock, so instances starting together
-# wait for each other instead of racing.
+# wait for each other instead of racing (on the server itself, never through PgBouncer).
 "$PYTHON" manage.py migrate_with_lock --noinput
 
 # Say at startup, in the log, if the photo container is missing or the identity lacks rights.
