@@ -130,7 +130,7 @@ class ReviewAdmin(admin.ModelAdmin):
     autocomplete_fields = ["restaurant"]
     readonly_fields = ["created_at", "photo_preview"]
     inlines = [ReportInline]
-    actions = ["hide", "unhide", "dismiss_reports"]
+    actions = ["hide", "unhide", "remove_photos", "dismiss_reports"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Review]:
         # Annotated before the admin's ordering is applied: it may sort by the report count.
@@ -175,6 +175,23 @@ class ReviewAdmin(admin.ModelAdmin):
     def unhide(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
         changed = cast(ReviewQuerySet, queryset).hide(False)
         self.message_user(request, f"{changed} review{'s' * (changed != 1)} shown again.")
+
+    @admin.action(
+        description="Remove the photos of the selected reviews (keep the reviews)",
+        permissions=["change"],
+    )
+    def remove_photos(self, request: HttpRequest, queryset: QuerySet[Review]) -> None:
+        removed = 0
+        # As Review, not the queue's proxy model: the signals that delete the files and move
+        # the content versions on are the Review's. Saved one by one: the photo's files leave
+        # storage once its row no longer names them, and the pages change at once.
+        for review in Review.objects.filter(pk__in=queryset.values("pk")).exclude(photo=""):
+            review.photo = None
+            review.save()
+            removed += 1
+        self.message_user(
+            request, f"{removed} photo{'s' * (removed != 1)} removed.", messages.SUCCESS
+        )
 
     @admin.action(
         description="Dismiss the reports of the selected reviews (keep them as they are)",

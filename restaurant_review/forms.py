@@ -1,4 +1,4 @@
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from django import forms
 from django.conf import settings
@@ -294,10 +294,12 @@ class PhotoFormMixin:
 
     cleaned_data: dict
 
-    def clean_photo(self) -> PhotoFile | FieldFile | None:
+    def clean_photo(self) -> PhotoFile | FieldFile | Literal[False] | None:
         upload = self.cleaned_data.get("photo")
         if not upload:
-            return None
+            # None: no change; False: the admin's "Clear" box, which removes the photo (and,
+            # once saved, its files: restaurant_review.signals).
+            return upload
         if not isinstance(upload, UploadedFile):
             # The photo already stored (admin change form): kept as it is, with no download,
             # no re-encoding and no new name.

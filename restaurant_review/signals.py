@@ -7,7 +7,16 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from restaurant_review.models import Restaurant, Review, content_changed, delete_stored_photo
+from restaurant_review.models import (
+    ReportedReview,
+    Restaurant,
+    Review,
+    content_changed,
+    delete_stored_photo,
+)
+
+# Django sends a proxy model's signals with the proxy as sender: every receiver of Review's is
+# also ReportedReview's, the moderators' queue, which saves and deletes the same rows.
 
 
 def _delete_photo_after_commit(name: str, *, why: str) -> None:
@@ -16,12 +25,14 @@ def _delete_photo_after_commit(name: str, *, why: str) -> None:
 
 
 @receiver(post_delete, sender=Review)
+@receiver(post_delete, sender=ReportedReview)
 def delete_review_photo(sender: type[Review], instance: Review, **kwargs: Any) -> None:
     if instance.photo:
         _delete_photo_after_commit(instance.photo.name, why="its review was deleted")
 
 
 @receiver(pre_save, sender=Review)
+@receiver(pre_save, sender=ReportedReview)
 def delete_replaced_photo(sender: type[Review], instance: Review, **kwargs: Any) -> None:
     if instance.pk is None or kwargs.get("raw"):
         return
@@ -47,6 +58,8 @@ def restaurant_changed(sender: type[Restaurant], instance: Restaurant, **kwargs:
 
 @receiver(post_save, sender=Review)
 @receiver(post_delete, sender=Review)
+@receiver(post_save, sender=ReportedReview)
+@receiver(post_delete, sender=ReportedReview)
 def review_changed(sender: type[Review], instance: Review, **kwargs: Any) -> None:
     # A review moved to another restaurant (in the admin) changes both pages.
     content_changed(instance.restaurant_id, getattr(instance, "_previous_restaurant_id", None))

@@ -12,7 +12,7 @@ from django.urls import reverse
 from pytest_django.asserts import assertContains, assertNotContains, assertRedirects
 
 from restaurant_review.models import Report, Review
-from tests.helpers import image_bytes, upload
+from tests.helpers import NO_REPORTS_INLINE, image_bytes, upload
 
 pytestmark = pytest.mark.django_db
 
@@ -125,3 +125,86 @@ def test_staff_see_an_edit_link_on_public_pages_and_visitors_do_not(
     assertContains(admin_client.get(url), edit)
     assertContains(admin_client.get(url), "Edit this review")
     assertNotContains(client.get(url), edit)  # and the staff variant does not leak
+
+
+def review_with_photo(client: Client, make_restaurant: Any) -> Review:
+    restaurant = make_restaurant()
+    data = {
+        "user_name": "Ana",
+        "rating": "1",
+        "review_text": "See for yourself.",
+        "photo": upload("big.jpg", image_bytes("JPEG", size=(1600, 1200))),
+    }
+    client.post(reverse("restaurant_review:add_review", args=[restaurant.pk]), data)
+    return Review.objects.get()
+
+
+def test_a_moderator_clears_a_reviews_photo_and_the_review_stays_without_it(
+    admin_client: Client,
+    client: Client,
+    make_restaurant: Any,
+    media_files: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    review = review_with_photo(client, make_restaurant)
+    page_url = review.restaurant.get_absolute_url()
+    assert len(media_files()) > 1  # the photo and its renditions
+    assertContains(client.get(page_url), review.photo.url)
+
+    change = reverse("admin:restaurant_review_review_change", args=[review.pk])
+    form = {
+        "restaurant": str(review.restaurant_id),
+        "user_name": review.user_name,
+        "rating": str(review.rating),
+        "review_text": review.review_text,
+        "photo-clear": "on",
+        **NO_REPORTS_INLINE,
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(change, form).status_code == HTTPStatus.FOUND
+    kept = Review.objects.get(pk=review.pk)
+    assert kept.photo.name == "" and kept.photo_width is None
+    assert media_files() == []  # every rendition gone from storage
+    page = client.get(page_url)
+    assertContains(page, "See for yourself.")
+    assertNotContains(page, review.photo.url.removesuffix(".jpg"))  # nor any rendition
+
+
+def test_the_queue_removes_the_photos_of_reported_reviews_and_keeps_them(
+    admin_client: Client,
+    client: Client,
+    make_restaurant: Any,
+    media_files: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    review = review_with_photo(client, make_restaurant)
+    Report.objects.create(review=review, reason="Offensive picture")
+    stem = review.photo.url.removesuffix(".jpg")
+    assertContains(client.get(review.restaurant.get_absolute_url()), stem)  # cached now
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = act(admin_client, QUEUE, "remove_photos", review)
+    assert "1 photo removed." in [str(m) for m in get_messages(answer.wsgi_request)]
+    assert Review.objects.get(pk=review.pk).photo.name == "" and media_files() == []
+    page = client.get(review.restaurant.get_absolute_url())
+    assertContains(page, "See for yourself.")
+    assertNotContains(page, stem)
+
+
+def test_deleting_from_the_queue_removes_the_photo_files_and_the_review_from_its_page(
+    admin_client: Client,
+    client: Client,
+    make_restaurant: Any,
+    media_files: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    review = review_with_photo(client, make_restaurant)
+    Report.objects.create(review=review, reason="Spam")
+    url = review.restaurant.get_absolute_url()
+    assertContains(client.get(url), "See for yourself.")  # cached now
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            QUEUE,
+            {"action": "delete_selected", "_selected_action": [str(review.pk)], "post": "yes"},
+        )
+    assert not Review.objects.exists() and media_files() == []
+    assertNotContains(client.get(url), "See for yourself.")
