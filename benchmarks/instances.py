@@ -10,12 +10,11 @@ role are sampled (tests/postgres.py's ConnectionWatch).
 """
 
 import statistics
-from contextlib import ExitStack
 from pathlib import Path
 
 from tests.load import load_together
 from tests.postgres import ConnectionWatch, PostgresServer
-from tests.services import AppServer, http_request
+from tests.services import http_request, instances_together
 
 
 def load_instances(
@@ -34,20 +33,9 @@ def load_instances(
     p99, errors, and the most server connections held."""
     rows = []
     for count in counts:
-        with ExitStack() as stack:
-            servers = [
-                AppServer(
-                    {**env, "DB_MAX_CONNECTIONS": str(budget // count)},
-                    log_dir / f"instances-{count}-{index}.log",
-                    gunicorn_only=True,
-                )
-                for index in range(count)
-            ]
+        env_each = {**env, "DB_MAX_CONNECTIONS": str(budget // count)}
+        with instances_together(env_each, count, log_dir / f"instances-{count}") as servers:
             for server in servers:
-                stack.callback(server.stop)
-                server.launch()
-            for server in servers:
-                server.wait(timeout=180)
                 for path in pages.values():  # drawn once by each worker: the cache warm
                     for _ in range(4):
                         http_request(server.url + path)

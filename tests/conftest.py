@@ -4,8 +4,6 @@ component and fails in CI (CI=true), where they are required."""
 
 import io
 import logging
-import os
-import pwd
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -23,7 +21,7 @@ from restaurant_review.models import Restaurant, Review
 from tests.azurite import Azurite, find_azurite
 from tests.helpers import CHROMIUM, CHROMIUM_ARGS, BlobApp, azure_mode_settings, image_bytes
 from tests.identity import IdentityEndpoint
-from tests.postgres import PostgresApp, PostgresServer, find_bindir, make_postgres_app
+from tests.postgres import PostgresApp, PostgresServer, make_postgres_app, usable_bindir
 from tests.redis_server import RedisServer, find_redis_server
 from tests.services import unavailable
 
@@ -160,14 +158,7 @@ def media_files(settings: Any) -> Callable[[], list[Path]]:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    bindir = find_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            unavailable("running as root needs the 'postgres' user to run the server")
+    bindir = usable_bindir()
     server = PostgresServer(bindir).start()
     yield server
     server.stop()

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jwt
 
-from tests.services import JSONRequestHandler, ThreadedHTTPServer
+from tests.services import JSONRequestHandler, ThreadedHTTPServer, http_get, wait_until
 
 TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
 
@@ -182,3 +182,19 @@ class IdentityEndpoint:
                 )
 
         return Handler
+
+
+def statuses_while_tokens_rotate(
+    endpoint: IdentityEndpoint, url: str, *, rotations: int
+) -> list[int]:
+    """GET `url` over and over until `endpoint` has minted `rotations` more tokens (short-lived
+    ones, from an endpoint made with a small lifetime); the statuses answered meanwhile."""
+    statuses: list[int] = []
+    before = endpoint.minted
+
+    def rotated() -> bool:
+        statuses.append(http_get(url)[0])
+        return endpoint.minted >= before + rotations
+
+    wait_until(rotated, what=f"{rotations} token rotations under requests")
+    return statuses

@@ -21,7 +21,7 @@ from psycopg import sql
 
 from azureproject.postgresql.base import TOKEN_SCOPE
 from tests.identity import IdentityEndpoint
-from tests.services import PROJECT_DIR, free_port
+from tests.services import PROJECT_DIR, free_port, unavailable
 
 # The resource the identity endpoint is asked for, for database tokens.
 POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
@@ -36,6 +36,20 @@ def find_bindir() -> Path | None:
             return Path(directory)
     pg_ctl = shutil.which("pg_ctl")
     return Path(os.path.realpath(pg_ctl)).parent if pg_ctl else None
+
+
+def usable_bindir() -> Path:
+    """The server binaries, and a user to run them as: or the test skips (fails in CI)."""
+    bindir = find_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            unavailable("running as root needs the 'postgres' user to run the server")
+    assert bindir is not None
+    return bindir
 
 
 class PostgresServer:

@@ -365,3 +365,30 @@ def app_server(
         yield server
     finally:
         server.stop()
+
+
+@contextmanager
+def instances_together(
+    env: Mapping[str, str],
+    count: int,
+    log_dir: Path,
+    *,
+    gunicorn_only: bool = False,
+    timeout: float = 180,
+) -> Iterator[list[AppServer]]:
+    """`count` instances of the app with the same settings, started together as App Service
+    starts a scaled-out site: all launched, then each waited for; all stopped afterwards."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    servers = [
+        AppServer(env, log_dir / f"instance-{index}.log", gunicorn_only=gunicorn_only)
+        for index in range(count)
+    ]
+    try:
+        for server in servers:
+            server.launch()
+        for server in servers:
+            server.wait(timeout=timeout)
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()

@@ -15,6 +15,7 @@ from django.db.utils import ConnectionHandler, OperationalError
 
 from azureproject.credential import get_credential
 from azureproject.errors import DatabaseUnavailable
+from tests.identity import statuses_while_tokens_rotate
 from tests.postgres import PostgresApp, make_postgres_app
 from tests.proxy import ForgetfulProxy
 from tests.services import app_server, base_env, http_get, manage, shell_output, wait_until
@@ -146,14 +147,7 @@ def test_tokens_rotate_and_new_connections_use_the_new_one(
         env = base_env(**app.env, DB_CONN_MAX_AGE="0")
         assert manage("migrate", "--noinput", env=app.env).returncode == 0
         with app_server(env, tmp_path / "server.log") as server:
-            statuses: list[int] = []
-            before = app.endpoint.minted
-
-            def rotated_three_times() -> bool:
-                statuses.append(http_get(server.url + "/")[0])
-                return app.endpoint.minted >= before + 3
-
-            wait_until(rotated_three_times, what="three token rotations under requests")
+            statuses = statuses_while_tokens_rotate(app.endpoint, server.url + "/", rotations=3)
         assert len(statuses) > 4 and set(statuses) == {HTTPStatus.OK}
         # Each token became the password when issued, invalidating the one before: requests
         # only succeeded because new connections presented the newest token.

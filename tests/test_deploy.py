@@ -68,18 +68,21 @@ EVERY_OPTION = {
 }
 
 
+def deployed_twice(factory: pytest.TempPathFactory, name: str, **env: str) -> tuple[Run, Run]:
+    """A first deploy, then the same again (what exists is kept)."""
+    folder = factory.mktemp(name)
+    return deploy(folder, **env), deploy(folder, **env)
+
+
 @pytest.fixture(scope="module")
 def default_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
-    """A first deploy with the defaults, then the same again (what exists is kept)."""
-    folder = tmp_path_factory.mktemp("default")
-    return deploy(folder), deploy(folder)
+    return deployed_twice(tmp_path_factory, "default")
 
 
 @pytest.fixture(scope="module")
 def every_option_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
-    """A first deploy with every option on (REDIS, PUBLIC_PHOTOS, GITHUB_REPO), then again."""
-    folder = tmp_path_factory.mktemp("every-option")
-    return deploy(folder, **EVERY_OPTION), deploy(folder, **EVERY_OPTION)
+    """Every option on (REDIS, PUBLIC_PHOTOS, GITHUB_REPO, ENTRA_SIGN_IN, backups, alerts)."""
+    return deployed_twice(tmp_path_factory, "every-option", **EVERY_OPTION)
 
 
 # A larger site: a Standard plan of 2 instances autoscaling to 10, and a General Purpose
@@ -94,8 +97,7 @@ SCALED = {
 
 @pytest.fixture(scope="module")
 def scaled_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
-    folder = tmp_path_factory.mktemp("scaled")
-    return deploy(folder, **SCALED), deploy(folder, **SCALED)
+    return deployed_twice(tmp_path_factory, "scaled", **SCALED)
 
 
 REFERENCE = "@Microsoft.KeyVault(SecretUri=https://my-reviews-kv.vault.azure.net/secrets/django-secret-key/)"

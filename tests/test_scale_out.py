@@ -3,37 +3,36 @@ Flexible Server: within a connection budget on a small tier, and through a real 
 transaction mode (tests/pgbouncer.py) on a server with few connections. Every instance runs
 gunicorn as in production (2 workers x 4 threads) and is loaded by wrk at once."""
 
-import os
-import pwd
 import re
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from http import HTTPStatus
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import pytest
 
 from tests.helpers import image_bytes
+from tests.identity import statuses_while_tokens_rotate
 from tests.load import find_wrk, load_together
 from tests.pgbouncer import PgBouncer, find_pgbouncer
 from tests.postgres import (
     ConnectionWatch,
     PostgresApp,
     PostgresServer,
-    find_bindir,
     make_postgres_app,
+    usable_bindir,
 )
 from tests.services import (
     AppServer,
     app_server,
     base_env,
     http_request,
+    instances_together,
     manage,
     post_form,
     signed_in_staff,
     unavailable,
-    wait_until,
 )
 
 INSTANCES = 6
@@ -54,36 +53,14 @@ def small_server(*, usable: int) -> PostgresServer:
     """A server whose app roles may hold `usable` connections, as on Azure (B1ms: 50 less
     the 15 Azure keeps: 35); 3 more are kept for the administrator (the tests' own queries,
     PgBouncer's look-ups of the role's secret)."""
-    bindir = find_bindir()
-    if bindir is None:
-        unavailable("PostgreSQL server binaries not found (Debian: apt-get install postgresql)")
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            unavailable("running as root needs the 'postgres' user to run the server")
-    return PostgresServer(bindir, max_connections=usable + 3, reserved=3).start()
+    return PostgresServer(usable_bindir(), max_connections=usable + 3, reserved=3).start()
 
 
-@contextmanager
-def instances(env: dict[str, str], folder: Path, *, gunicorn_only: bool) -> Iterator[list]:
-    """INSTANCES app servers started together (all launched, then each waited for)."""
-    folder.mkdir(exist_ok=True)
-    with ExitStack() as stack:
-        servers = [
-            AppServer(
-                {**env, **INSTANCE_ENV},
-                folder / f"instance-{index}.log",
-                gunicorn_only=gunicorn_only,
-            )
-            for index in range(INSTANCES)
-        ]
-        for server in servers:
-            stack.callback(server.stop)
-            server.launch()
-        for server in servers:
-            server.wait(timeout=180)
-        yield servers
+def instances(env: dict[str, str], folder: Path, *, gunicorn_only: bool) -> Any:
+    """INSTANCES app servers as on a two-core plan, started together."""
+    return instances_together(
+        {**env, **INSTANCE_ENV}, INSTANCES, folder, gunicorn_only=gunicorn_only
+    )
 
 
 def load_all(servers: list[AppServer], restaurant: int) -> list[dict]:
@@ -262,14 +239,7 @@ def test_tokens_rotate_through_pgbouncer(
         env = {**through(app, pgbouncer), "DB_CONN_MAX_AGE": "0"}
         run("migrate_with_lock", "--noinput", env=env)
         with app_server(base_env(**env), tmp_path / "server.log") as instance:
-            statuses: list[int] = []
-            before = app.endpoint.minted
-
-            def rotated_twice() -> bool:
-                statuses.append(http_request(instance.url + "/")[0])
-                return app.endpoint.minted >= before + 2
-
-            wait_until(rotated_twice, what="two token rotations under requests")
+            statuses = statuses_while_tokens_rotate(app.endpoint, instance.url + "/", rotations=2)
         assert len(statuses) > 2 and set(statuses) == {HTTPStatus.OK}
     finally:
         app.endpoint.stop()
