@@ -103,6 +103,19 @@ def connection_share(env: Mapping[str, str]) -> tuple[int, int, int] | None:
     return budget, workers, budget // workers
 
 
+def photo_max_bytes(env: Mapping[str, str]) -> int:
+    """PHOTO_MAX_MB, in bytes: the largest photo upload accepted."""
+    return env_int(env, "PHOTO_MAX_MB", default=20) * 1024 * 1024
+
+
+def request_body_limit(largest_photo: int) -> int:
+    """The largest request body anything here reads: twice the largest photo plus room for the
+    form, so a photo just over the limit still gets the form's own message (with the typed text
+    kept) and only absurd uploads are cut off. The worker refuses a larger body before it
+    arrives; the middleware refuses it where no worker of ours runs (runserver)."""
+    return 2 * largest_photo + 1024 * 1024
+
+
 def postgres_host(name: str) -> str:
     """The tutorial's DBHOST is the server's name; a name with a dot is a full host name."""
     if "." in name or ":" in name or name == "localhost":

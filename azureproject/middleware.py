@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template import loader
 from django.utils.log import log_response
 
+from azureproject.config import request_body_limit
 from azureproject.errors import OUTAGES, DependencyUnavailable
 from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
 from azureproject.views import outage_response
@@ -33,10 +34,8 @@ class HealthCheckMiddleware:
 
 
 def request_size_limit() -> int:
-    """Bodies above this are refused before they are read: twice the largest photo plus room
-    for the form, so a photo just over the limit still gets the form's own message (with the
-    typed text kept) and only absurd uploads are cut off."""
-    return 2 * settings.PHOTO_MAX_BYTES + 1024 * 1024
+    """Bodies above this are refused before they are read (azureproject.config)."""
+    return request_body_limit(settings.PHOTO_MAX_BYTES)
 
 
 class RequestSizeLimitMiddleware:

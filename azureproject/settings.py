@@ -24,6 +24,7 @@ from azureproject.config import (
     database_settings,
     env_flag,
     env_int,
+    photo_max_bytes,
     photo_origins,
     photo_storage_settings,
     refuse_unresolved_key_vault_references,
@@ -247,7 +248,7 @@ PHOTO_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
 # PHOTO_MAX_MB: the largest photo upload accepted, in megabytes (default 20: what phones make;
 # memory is bounded by the decoded size, restaurant_review.photos.MAX_DECODED_SAMPLES).
-PHOTO_MAX_BYTES = env_int(env, "PHOTO_MAX_MB", default=20) * 1024 * 1024
+PHOTO_MAX_BYTES = photo_max_bytes(env)
 # PHOTO_MAX_EDGE: photos are scaled down so neither side exceeds this many pixels.
 PHOTO_MAX_EDGE = env_int(env, "PHOTO_MAX_EDGE", default=2048)
 # Larger images are refused before decoding (decompression bombs).

@@ -42,12 +42,17 @@ import trustme  # noqa: E402
 from PIL import Image, ImageFilter  # noqa: E402
 
 from benchmarks.lighthouse import browser_args, median_report  # noqa: E402
-from benchmarks.run import worker_memory_mb  # noqa: E402
 from restaurant_review.management.commands._demo_photos import DISHES, demo_photo  # noqa: E402
 from tests.azurite import Azurite, find_azurite  # noqa: E402
 from tests.helpers import CHROMIUM  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
-from tests.services import AppServer, base_env, manage, post_form  # noqa: E402
+from tests.services import (  # noqa: E402
+    AppServer,
+    base_env,
+    manage,
+    post_form,
+    worker_memory_mb,  # noqa: E402
+)
 
 MB = 1024 * 1024
 VIEWPORTS = {

@@ -40,7 +40,14 @@ from benchmarks.upstream import upstream_server  # noqa: E402
 from tests.load import find_wrk, report, wrk_command  # noqa: E402
 from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
 from tests.redis_server import REDIS_RESOURCE, RedisServer, find_redis_server  # noqa: E402
-from tests.services import AppServer, base_env, http_request, manage, shell_output  # noqa: E402
+from tests.services import (  # noqa: E402
+    AppServer,
+    base_env,
+    http_request,
+    manage,
+    shell_output,
+    worker_memory_mb,
+)
 
 
 def seed(
@@ -190,17 +197,6 @@ def in_rounds(
             "rounds": [run["rps"] for run in results],
         }
     return summary
-
-
-def worker_memory_mb(master_pid: int, *, field: str = "VmRSS") -> list[float]:
-    """A /proc status figure of each gunicorn worker, in MB: VmRSS now, or VmHWM (the peak)."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
-    sizes = []
-    for pid in children:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(f"{field}:"):
-                sizes.append(int(line.split()[1]) / 1024)
-    return sizes
 
 
 UNCHECKED = "restaurant page, version read once"

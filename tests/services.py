@@ -392,3 +392,31 @@ def instances_together(
     finally:
         for server in servers:
             server.stop()
+
+
+def worker_pids(master_pid: int) -> list[int]:
+    """The gunicorn master's workers."""
+    return [
+        int(pid)
+        for pid in Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    ]
+
+
+def worker_memory_mb(master_pid: int, *, field: str = "VmRSS") -> list[float]:
+    """A /proc status figure of each gunicorn worker, in MB: VmRSS now, or VmHWM (the peak)."""
+    sizes = []
+    for pid in worker_pids(master_pid):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(f"{field}:"):
+                sizes.append(int(line.split()[1]) / 1024)
+    return sizes
+
+
+def workers_cpu_seconds(master_pid: int) -> float:
+    """CPU time the gunicorn master's workers have used so far, user and system."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in worker_pids(master_pid):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / ticks

@@ -7,12 +7,21 @@ import socket
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from azureproject.buffering_worker import request_complete
 from tests.helpers import AZURE_HOST
-from tests.services import app_server, base_env, http_request, manage
+from tests.services import (
+    app_server,
+    base_env,
+    http_request,
+    manage,
+    wait_until,
+    worker_memory_mb,
+    workers_cpu_seconds,
+)
 
 SLOW_SECONDS = 3.0  # between two bytes
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
@@ -120,3 +129,176 @@ def test_slow_clients_hold_no_thread_in_azure_mode(tmp_path: Path) -> None:
 )
 def test_a_request_is_held_until_it_is_whole(data: bytes, complete: bool | None) -> None:
     assert request_complete(data) is complete
+
+
+# The second attack round (2 workers on the embedded default, every attacker from its own
+# loopback address, every loop bounded).
+
+BIG = 34_000_000  # under the 41 MB body limit (2 x PHOTO_MAX_MB + 1 MB), over the old buffer
+
+
+@pytest.fixture
+def embedded_server(tmp_path: Path) -> Any:
+    env = base_env(
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        MEDIA_ROOT=str(tmp_path / "m"),
+        WEB_CONCURRENCY="2",
+        POST_LIMITS="off",
+    )
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+        yield server
+
+
+def port_of(server: Any) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def probes_answered(url: str, *, probes: int = 8, within: float = 2.0) -> list[bool]:
+    """Whether each of `probes` GETs, one after another, got a 200 within `within` s."""
+    answered = []
+    for _ in range(probes):
+        start = time.monotonic()
+        try:
+            status, _, _ = http_request(url, timeout=within + 1, source="127.0.0.99")
+            answered.append(status == 200 and time.monotonic() - start < within)
+        except OSError:
+            answered.append(False)
+    return answered
+
+
+def test_slow_large_bodies_and_pipelined_half_requests_hold_no_thread(
+    embedded_server: Any,
+) -> None:
+    """12 clients trickle a 34 MB body and 12 send a request with half of a second one behind
+    it, then trickle the rest: every probe is answered within 2 s."""
+    stop = threading.Event()
+    big_body = (
+        "POST /restaurant/new/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {BIG}\r\n\r\n"
+    ).encode()
+    pipelined = (
+        b"GET /robots.txt HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+    )
+    port = port_of(embedded_server)
+    clients = [
+        threading.Thread(
+            target=trickle,
+            args=(port, f"127.0.0.{30 + n}", big_body if n % 2 else pipelined, stop),
+            daemon=True,
+        )
+        for n in range(24)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        # Every client connected and sent its opening before the probes start.
+        wait_until(
+            lambda: embedded_server.log().count('"GET /robots.txt') >= 12,
+            what="the pipelined clients' first requests answered",
+        )
+        answered = probes_answered(embedded_server.url + "/")
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=10)
+    assert all(answered), answered
+
+
+def hold_body(
+    port: int, source: str, size: int, sent: threading.Event, stop: threading.Event
+) -> None:
+    """Send headers and all of a `size`-byte body but its last byte, then hold."""
+    try:
+        with socket.create_connection(
+            ("127.0.0.1", port), timeout=30, source_address=(source, 0)
+        ) as sock:
+            sock.sendall(
+                b"POST /restaurant/new/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/x-www-form-urlencoded\r\n"
+                + f"Content-Length: {size}\r\n\r\n".encode()
+            )
+            block = b"a" * (1024 * 1024)
+            for _ in range(size // len(block)):
+                sock.sendall(block)
+            sent.set()
+            stop.wait(30)
+    except OSError:
+        sent.set()  # refused and closed: what a full worker does
+
+
+def test_held_bodies_are_bounded_in_memory_and_others_still_served(
+    embedded_server: Any,
+) -> None:
+    """30 clients each send 33 MB of a body and hold it: the workers' memory grows by at most
+    300 MB in all (the rest are answered 503 and closed), and pages are still served."""
+    assert embedded_server.process is not None
+    before = sum(worker_memory_mb(embedded_server.process.pid))
+    stop = threading.Event()
+    sent = [threading.Event() for _ in range(30)]
+    port = port_of(embedded_server)
+    clients = [
+        threading.Thread(
+            target=hold_body,
+            args=(port, f"127.0.1.{n + 1}", 33 * 1024 * 1024 + 1, sent[n], stop),
+            daemon=True,
+        )
+        for n in range(30)
+    ]
+    for client in clients:
+        client.start()
+    try:
+        for event in sent:
+            assert event.wait(120), "a client could neither send its body nor was refused"
+        grown = sum(worker_memory_mb(embedded_server.process.pid)) - before
+        answered = probes_answered(embedded_server.url + "/", probes=3)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join(timeout=10)
+    assert grown <= 300, f"workers grew by {grown:.0f} MB"
+    assert all(answered), answered
+    assert "Refused a request (buffer full" in embedded_server.log()
+
+
+def test_a_large_post_refused_for_its_csrf_token_costs_little_cpu(embedded_server: Any) -> None:
+    """A 33 MB multipart POST with a made-up CSRF token: 403, for at most 1.5 s of CPU."""
+    assert embedded_server.process is not None
+    boundary = "x" * 20
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+            f'{"a" * 64}\r\n--{boundary}\r\nContent-Disposition: form-data; name="photo"; '
+            f'filename="p.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+        ).encode()
+        + b"\xff" * (33 * 1024 * 1024)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    before = workers_cpu_seconds(embedded_server.process.pid)
+    status, _, _ = http_request(
+        embedded_server.url + "/restaurant/new/",
+        method="POST",
+        body=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Cookie": "csrftoken=" + "b" * 32,
+        },
+        timeout=60,
+        source="127.0.0.77",
+    )
+    spent = workers_cpu_seconds(embedded_server.process.pid) - before
+    assert status == 403
+    assert spent <= 1.5, f"{spent:.1f} s of CPU"
+
+
+def test_a_body_over_the_limit_is_refused_before_it_arrives(embedded_server: Any) -> None:
+    with socket.create_connection(
+        ("127.0.0.1", port_of(embedded_server)), timeout=10, source_address=("127.0.0.78", 0)
+    ) as sock:
+        sock.sendall(
+            b"POST /restaurant/new/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 50000000\r\n\r\n"
+        )
+        answer = sock.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert "Refused a request (body too large" in embedded_server.log()
