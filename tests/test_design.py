@@ -155,7 +155,7 @@ def test_forms_with_errors_have_no_axe_violations_and_focus_the_summary(
     # The page lands at the form, its summary focused and in view, the input kept.
     assert page.url.endswith("#review-form")
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")
-    assert page.locator(".error-summary").is_visible()
+    page.locator(".error-summary").wait_for()
     in_view = page.evaluate(
         "(() => { const r = document.querySelector('.error-summary').getBoundingClientRect();"
         " return r.top >= 0 && r.top < window.innerHeight; })()"
