@@ -43,6 +43,10 @@ errorlog = "-"
 # end (the only way in) terminates TLS and sets them; elsewhere no proxy is trusted, so no
 # client can claim X-Forwarded-Proto: https.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS") or ("*" if AZURE_MODE else "127.0.0.1")
+# No header becomes SCRIPT_NAME or PATH_INFO (gunicorn's default takes them from a trusted
+# front end, and in Azure mode every address is trusted): App Service's front end sends
+# neither, so only a client could, and every link on a cached page would carry its prefix.
+forwarder_headers = ""
 # No control socket: its default path (~/.gunicorn/gunicorn.ctl) is shared by every instance
 # on the machine, and a second one would take it over and delete it when it stops.
 control_socket_disable = True

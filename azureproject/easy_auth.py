@@ -39,6 +39,7 @@ EMAIL_CLAIMS = (
     "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn",
 )
 ADMIN_ROLE, MODERATOR_ROLE = "Admin", "Moderator"
+STAFF_ROLES = frozenset({ADMIN_ROLE, MODERATOR_ROLE})
 MODERATORS_GROUP = "Moderators"
 # What a moderator may do: reviews (change, hide: the actions need change), the queue of
 # reported ones, reports (handle: dismiss), and see restaurants. Nothing else.
@@ -148,8 +149,18 @@ class EasyAuthMiddleware:
         if not settings.ENTRA_SIGN_IN:
             return self.get_response(request)
         principal = read_principal(request.META)
-        request.user = user_for(principal) if principal else AnonymousUser()
         path = request.path_info
+        request.user = AnonymousUser()
+        if principal is not None:
+            # A User row is made for staff on the admin's pages only (any user of the tenant
+            # can sign in, and public pages must not write for each of them); one that exists
+            # is brought up to date there, so a role removed in Entra ends its rights.
+            staff = bool(principal.roles & STAFF_ROLES)
+            known = User.objects.filter(username=principal.object_id)
+            if path.startswith(ADMIN_PREFIX) and (staff or known.exists()):
+                request.user = user_for(principal)
+            elif staff:
+                request.user = known.filter(is_staff=True).first() or AnonymousUser()
         if not path.startswith(ADMIN_PREFIX):
             return self.get_response(request)
         if path == f"{ADMIN_PREFIX}logout/":

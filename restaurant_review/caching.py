@@ -24,6 +24,7 @@ ETags, so a repeat visit gets 304 Not Modified without rendering (views.py).
 import hashlib
 import secrets
 from collections.abc import Callable
+from functools import wraps
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import urlencode
@@ -32,7 +33,7 @@ from django.conf import settings
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.core.cache import caches
 from django.core.files.storage import default_storage
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -69,6 +70,33 @@ def _query(request: HttpRequest) -> str:
     (two) never share a key."""
     pairs = sorted((k, v) for k, values in request.GET.lists() for v in values)
     return urlencode(pairs)
+
+
+def canonical_query(
+    *names: str,
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """For a view whose page depends on these query parameters alone: a request with any other
+    parameter, one given twice, or one left empty is redirected (301) to the page's own URL,
+    each named parameter once (its last value), so the cache keeps one copy of each page
+    however many ways a client writes its address (`/?a&a&u=1`, `?q=x&q=y`, `?q=&cuisine=`)."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            given = [(name, value) for name, values in request.GET.lists() for value in values]
+            kept = [
+                (name, request.GET.getlist(name)[-1])
+                for name in names
+                if request.GET.getlist(name) and request.GET.getlist(name)[-1] != ""
+            ]
+            if len(given) != len(kept) or set(given) != set(kept):
+                query = urlencode(kept)
+                return HttpResponsePermanentRedirect(request.path + (f"?{query}" if query else ""))
+            return view(request, *args, **kwargs)
+
+        return checked
+
+    return decorator
 
 
 def home_key(request: HttpRequest) -> str:

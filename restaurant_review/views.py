@@ -51,6 +51,7 @@ revalidate = cache_control(private=True, no_cache=True)
 
 
 @require_safe
+@caching.canonical_query("q", "cuisine", "price", "rating", "sort", "page")
 @revalidate
 @condition(etag_func=caching.home_etag)
 def index(request: HttpRequest) -> HttpResponse:
@@ -138,6 +139,7 @@ def _render_details(
 
 
 @require_safe
+@caching.canonical_query("order", "stars", "page")
 @revalidate
 @condition(etag_func=caching.details_etag)
 def details(request: HttpRequest, pk: int) -> HttpResponse:
@@ -145,6 +147,7 @@ def details(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_safe
+@caching.canonical_query("page")
 @revalidate
 @condition(etag_func=caching.details_etag)
 def photos(request: HttpRequest, pk: int) -> HttpResponse:

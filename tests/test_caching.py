@@ -352,3 +352,28 @@ def test_a_parameter_holding_an_encoded_query_does_not_share_a_key(
     assert "Other Place" in trick.content.decode()
     search = page(client, INDEX, q="Spam", page="1")
     assert "Spam Palace" in search and "Other Place" not in search
+
+
+def test_a_page_has_one_address_so_the_cache_keeps_one_copy(
+    client: Client, make_restaurant: Any
+) -> None:
+    """Unknown, repeated and empty parameters go: one cached page per page, whatever a client
+    writes (a 2 KB query of made-up parameters had become a 50 KB page, cached twice)."""
+    restaurant = make_restaurant(name="Brick Oven")
+    for asked, canonical in [
+        ("/?a&a&b=1&u=7", "/"),
+        ("/?q=brick&q=olive", "/?q=olive"),
+        ("/?q=&cuisine=&price=&rating=&sort=", "/"),
+        ("/?sort=rating&q=brick&utm_source=x", "/?q=brick&sort=rating"),
+        (
+            f"/restaurant/{restaurant.pk}/?stars=5&stars=1&x=1",
+            f"/restaurant/{restaurant.pk}/?stars=1",
+        ),
+        (f"/restaurant/{restaurant.pk}/photos/?page=&z=", f"/restaurant/{restaurant.pk}/photos/"),
+    ]:
+        response = client.get(asked)
+        assert response.status_code == HTTPStatus.MOVED_PERMANENTLY, asked
+        assert response["Location"] == canonical
+    for address in ("/?q=brick", "/?sort=rating&q=brick", f"/restaurant/{restaurant.pk}/?stars=5"):
+        assert client.get(address).status_code == HTTPStatus.OK  # already its own address
+    assert "Brick Oven" in client.get("/?q=brick").content.decode()

@@ -133,9 +133,7 @@ def test_add_restaurant_and_post_review_with_photo(
     page.get_by_label("Street address").fill("1 Browser Way")
     page.get_by_label("Description").fill("Tested by a real browser.")
     page.get_by_role("button", name="Add restaurant").click()
-    page.get_by_text(
-        "Restaurant “E2E Bistro” was added."
-    ).wait_for()
+    page.get_by_text("Restaurant “E2E Bistro” was added.").wait_for()
     assert page.locator("h1").inner_text() == "E2E Bistro"
 
     page.get_by_label("Your name").fill("Robo")
@@ -149,9 +147,7 @@ def test_add_restaurant_and_post_review_with_photo(
     # The tile is a WebP rendition, the narrowest that fills 320 CSS px; a click opens the photo.
     assert photo_response.value.status == 200
     assert photo_response.value.headers["content-type"] == "image/webp"
-    page.get_by_text(
-        "Thank you! Your review was posted."
-    ).wait_for()
+    page.get_by_text("Thank you! Your review was posted.").wait_for()
     image = page.get_by_alt_text("Photo from Robo's review of E2E Bistro")
     image.wait_for()
     assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 320

@@ -124,3 +124,17 @@ def test_without_app_service_authentication_the_headers_are_ignored(
         "/admin/login/", {"username": "local", "password": "Local-pass-2026!", "next": ADMIN}
     )
     assert signed_in["Location"] == ADMIN
+
+
+def test_a_tenant_user_without_a_role_never_becomes_a_user_row(
+    entra: None, make_restaurant: Any
+) -> None:
+    restaurant = make_restaurant()
+    for path in ("/", restaurant.get_absolute_url(), ADMIN):
+        as_(NOBODY).get(path)
+    assert not User.objects.exists()
+    # Staff get their row on the admin's pages, not on public ones.
+    assert as_(MO, "Moderator").get("/").status_code == HTTPStatus.OK
+    assert not User.objects.exists()
+    assert as_(MO, "Moderator").get(ADMIN).status_code == HTTPStatus.OK
+    assert User.objects.get(username=MO).is_staff

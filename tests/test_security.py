@@ -56,9 +56,15 @@ def test_client_address_behind_app_service_is_the_entry_its_front_end_appends(
     settings.AZURE_MODE = True
     for header, expected in [
         ("203.0.113.7:51234", "203.0.113.7"),  # how App Service's front end sends it
-        ("10.0.0.1, [2001:db8::1]:443", "2001:db8::1"),
+        # An IPv6 visitor is their /64, the block one home or phone gets: a port sent without
+        # brackets, or another address in the block, is still the same visitor.
+        ("10.0.0.1, [2001:db8::1]:443", "2001:db8::"),
+        ("2001:db8::1:51234", "2001:db8::"),
+        ("2001:db8::1:5123", "2001:db8::"),
+        ("2001:db8::2", "2001:db8::"),
+        ("[2001:db8:0:1::5]:80", "2001:db8:0:1::"),
         ("203.0.113.8", "203.0.113.8"),
-        ("2001:db8::2", "2001:db8::2"),
+        ("::ffff:203.0.113.11", "203.0.113.11"),
         # What the client wrote itself comes first: never believed.
         ("198.51.100.4, 203.0.113.9:50000", "203.0.113.9"),
         ("198.51.100.4:1,198.51.100.5 , 203.0.113.10:2", "203.0.113.10"),

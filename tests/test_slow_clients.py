@@ -302,3 +302,24 @@ def test_a_body_over_the_limit_is_refused_before_it_arrives(embedded_server: Any
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
     assert "Refused a request (body too large" in embedded_server.log()
+
+
+def test_a_forwarded_script_name_changes_no_ones_page(tmp_path: Path) -> None:
+    """As in Azure mode, every address is a trusted front end (FORWARDED_ALLOW_IPS=*): a
+    client's SCRIPT_NAME or PATH_INFO header is still not taken, for itself or for the plain
+    visitors who get the cached page after it."""
+    env = base_env(
+        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        MEDIA_ROOT=str(tmp_path / "m"),
+        FORWARDED_ALLOW_IPS="*",
+    )
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+        for _ in range(6):
+            status, _, page = http_request(
+                server.url + "/", headers={"SCRIPT_NAME": "/evil", "PATH_INFO": "/admin/"}
+            )
+            assert status == 200 and b'href="/evil' not in page
+        for n in range(10):
+            _, _, page = http_request(server.url + "/", source=f"127.0.2.{n + 1}")
+            assert b'href="/evil' not in page and b'href="/restaurant/new/"' in page
