@@ -304,9 +304,9 @@ if [ -n "$AUTOSCALE_MAX" ]; then
   fi
 fi
 if [ "$most_instances" -gt 1 ] && [ "$REDIS" != 1 ]; then
-  echo "NOTE: up to $most_instances instances without REDIS=1: each counts posting limits on its own (a visitor"
-  echo "      sent to several instances may post up to $most_instances times the limit) and draws and caches its"
-  echo "      own pages. REDIS=1 shares both between instances (docs/scale-out.md)."
+  echo "NOTE: up to $most_instances instances without REDIS=1: each draws and caches every page for itself"
+  echo "      (posting limits are shared: they count in the database). REDIS=1 shares the page cache"
+  echo "      between instances (docs/scale-out.md)."
 fi
 exists az webapp show --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" \
   || az webapp create --name "$APP_NAME" --resource-group "$RESOURCE_GROUP" --plan "$PLAN_NAME" \

@@ -344,12 +344,10 @@ def code_version(base_dir: Path) -> str:
     return digest.hexdigest()
 
 
-def cache_settings(env: Mapping[str, str], *, key_prefix: str, limits_dir: Path) -> dict[str, Any]:
+def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]:
     """CACHES: local memory per process; with REDIS_HOST, the default cache in Azure Managed
     Redis or Azure Cache for Redis over TLS, logging in with Microsoft Entra ID, and page parts
-    in memory in front of it. The posting limits' counts ("limits") must be shared by every
-    worker: files in `limits_dir` (one instance), or Redis when there is one (every instance);
-    their keys do not change with the code, so a deploy does not reset them."""
+    in memory in front of it. (The posting limits count in the database, not here.)"""
     local = {
         "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
         "KEY_PREFIX": key_prefix,
@@ -361,12 +359,6 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str, limits_dir: Path)
         "template_fragments": {**local, "LOCATION": "template_fragments"},
         # Parts that depend on the code alone (the empty review form): no trip to Redis.
         "local": {**local, "LOCATION": "local"},
-        "limits": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": str(limits_dir),
-            "KEY_PREFIX": "limits",
-            "OPTIONS": {"MAX_ENTRIES": 20_000},
-        },
     }
     host = env.get("REDIS_HOST", "").strip()
     if not host:
@@ -389,5 +381,4 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str, limits_dir: Path)
             "client_id": env.get("AZURE_CLIENT_ID", "").strip() or None,
         },
     }
-    caches["limits"] = {**caches["default"], "KEY_PREFIX": "limits"}
     return caches

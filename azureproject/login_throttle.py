@@ -2,9 +2,10 @@
 
 django-axes locks a username from an address after AXES_FAILURE_LIMIT wrong passwords, so the
 real admin is never locked out from elsewhere; an attacker trying a few passwords on each of
-many usernames never reaches it. Here every failed sign-in from an address is counted too, in
-the limits cache every worker and instance shares, and past LOGIN_FAILURES_PER_ADDRESS in its
-window that address may not sign in at all until the window ends (axes' 429 page). Unlike the
+many usernames never reaches it. Here every failed sign-in from an address is counted too, with
+the posting limits' counts (in the database every worker and instance shares), and past
+LOGIN_FAILURES_PER_ADDRESS in its window that address may not sign in at all until the window
+ends (axes' 429 page). Unlike the
 posting limits, this one stays on with POST_LIMITS=off: it guards the admin.
 """
 
@@ -13,10 +14,9 @@ from typing import Any
 
 from axes.exceptions import AxesBackendPermissionDenied
 from django.conf import settings
-from django.core.cache import caches
 from django.http import HttpRequest
 
-from restaurant_review.limits import count, visitor, window
+from restaurant_review.limits import count, current, visitor, window
 
 
 def _key(request: HttpRequest) -> str:
@@ -27,12 +27,11 @@ def _key(request: HttpRequest) -> str:
 
 
 def record_failure(request: HttpRequest) -> None:
-    # Not counted if the cache is unreachable or the key just expired (count() says None).
     count(_key(request), 1, settings.LOGIN_FAILURES_PER_ADDRESS.seconds + 60)
 
 
 def address_locked(request: HttpRequest) -> bool:
-    return (caches["limits"].get(_key(request)) or 0) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
+    return current(_key(request)) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
 
 
 class AddressThrottleBackend:

@@ -7,9 +7,7 @@ Two modes, detected once here:
 Every variable is listed in README.md and .env.sample.
 """
 
-import hashlib
 import os
-import tempfile
 import warnings
 from datetime import timedelta
 from pathlib import Path
@@ -169,13 +167,16 @@ CLIENT_IP_CALLABLE = "azureproject.client_ip.client_ip"
 AXES_CLIENT_IP_CALLABLE = CLIENT_IP_CALLABLE
 
 # Per-visitor posting limits (restaurant_review/limits.py), COUNT/PERIOD pairs (units s, m, h,
-# d), shared by every worker (and every instance with Redis). POST_LIMITS=off turns them all
+# d), counted in the database every worker and instance shares. POST_LIMITS=off turns them all
 # off (load tests, benchmarks). POST_LIMIT_REVIEWS (default 5/10m,20/1d),
 # POST_LIMIT_RESTAURANTS (3/1h,10/1d), POST_LIMIT_PHOTO_MB (megabytes of stored photos,
 # 60/1d).
 POST_LIMITS_ENABLED = env.get("POST_LIMITS", "on").strip().lower() not in {"off", "0", "false"}
+_REVIEW_RATES = parse_rates(env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"))
 POST_LIMITS = {
-    "reviews": parse_rates(env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d")),
+    "reviews": _REVIEW_RATES,
+    # Photos decoded, valid form or not, counted before the decoding: no more than reviews.
+    "photo_decodes": _REVIEW_RATES,
     "restaurants": parse_rates(env.get("POST_LIMIT_RESTAURANTS", "3/1h,10/1d")),
     # Reports of reviews, for the moderators.
     "reports": parse_rates("10/1h,30/1d"),
@@ -262,13 +263,7 @@ PHOTO_DECODE_WAIT_SECONDS = 5
 # REDIS_PORT (10000 and 6380 by default) the default cache in Redis over TLS, logging in with
 # a Microsoft Entra token for AZURE_CLIENT_ID's identity (no access key). Keys
 # carry the code's digest: a deploy never serves parts drawn by the previous one.
-# The posting limits' counts are shared by the workers of one instance through files named
-# after its database (or by every instance through Redis, with REDIS_HOST).
-_LIMITS_DIR = Path(tempfile.gettempdir()) / (
-    "restaurant-review-limits-"
-    + hashlib.sha256(str(DATABASES["default"]["NAME"]).encode()).hexdigest()[:12]
-)
-CACHES = cache_settings(env, key_prefix=code_version(BASE_DIR), limits_dir=_LIMITS_DIR)
+CACHES = cache_settings(env, key_prefix=code_version(BASE_DIR))
 
 # Messages in a signed cookie: no session row, no database query to show one.
 MESSAGE_STORAGE = "django.contrib.messages.storage.cookie.CookieStorage"

@@ -1,12 +1,12 @@
-"""Per-visitor posting limits, counted in a cache every worker and instance shares.
+"""Per-visitor posting limits, counted in the database every worker and instance shares.
 
 A visitor is the client address (settings.CLIENT_IP_CALLABLE, the one helper that decides it;
 an IPv6 address counts by its /64, which one host gets), kept only as a keyed digest. Each
-limit is a count per window ("5/10m,20/1d": five per ten minutes and twenty per day); counts
-live in the cache alias "limits" (Redis when the site has one), in fixed windows, and go up
-with an atomic increment before anything is stored: one over is taken back and refused.
-POST_LIMITS=off turns every limit off (for load tests and benchmarks). When the cache cannot
-be reached, posting goes on: an outage of the cache must not stop people posting.
+limit is a count per window ("5/10m,20/1d": five per ten minutes and twenty per day), kept in
+fixed windows in the PostingCount table and raised with one atomic upsert before anything is
+stored: one over is taken back and refused. In the database, not a cache, so that a cache
+that is full, evicting or down never turns a limit off (nor refuses an upload): posting needs
+the database anyway. POST_LIMITS=off turns every limit off (for load tests and benchmarks).
 """
 
 import contextlib
@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import caches
+from django.db import connection
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
 from django.utils.module_loading import import_string
@@ -89,14 +89,61 @@ def window(kind: str, who: str, rate: Rate, now: float) -> tuple[str, int]:
     )
 
 
-def count(key: str, amount: int, timeout: int) -> int | None:
-    """Add `amount` to the count at `key` (atomic in Redis); None if the cache lost it."""
-    cache = caches["limits"]
-    cache.add(key, 0, timeout)
-    try:
-        return cache.incr(key, amount)
-    except ValueError:  # gone between add and incr (evicted, expired, or the cache is down)
-        return None
+def _table() -> str:
+    from restaurant_review.models import PostingCount  # the models import this module's Rate
+
+    return connection.ops.quote_name(PostingCount._meta.db_table)
+
+
+def count(name: str, amount: int, seconds: int) -> int:
+    """Add `amount` to the count `name` (a new one, or one whose time ran out, starts from
+    zero and lasts `seconds`); the count now. One statement: atomic in PostgreSQL and SQLite."""
+    now = int(time.time())
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS c (name, count, expires) VALUES (%s, %s, %s) "
+            "ON CONFLICT (name) DO UPDATE SET count = CASE WHEN c.expires <= %s "
+            "THEN excluded.count ELSE c.count + excluded.count END, expires = CASE "
+            "WHEN c.expires <= %s THEN excluded.expires ELSE c.expires END RETURNING count",
+            [name, amount, now + seconds, now, now],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def current(name: str) -> int:
+    """The count `name` now (0 if there is none, or its time ran out)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count FROM {_table()} WHERE name = %s AND expires > %s",
+            [name, int(time.time())],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
+
+
+def _claim(name: str, seconds: int) -> bool:
+    """Whether this call made `name` exist (or took it over once its time ran out)."""
+    now = int(time.time())
+    table = _table()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} AS c (name, count, expires) VALUES (%s, 1, %s) "
+            "ON CONFLICT (name) DO UPDATE SET count = 1, expires = excluded.expires "
+            "WHERE c.expires <= %s RETURNING name",
+            [name, now + seconds, now],
+        )
+        return cursor.fetchone() is not None
+
+
+def _forget(name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_table()} WHERE name = %s", [name])
+
+
+def _purge_expired() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {_table()} WHERE expires <= %s", [int(time.time())])
 
 
 def check(request: HttpRequest, kind: str, *, what: str) -> None:
@@ -107,7 +154,7 @@ def check(request: HttpRequest, kind: str, *, what: str) -> None:
     now, who = time.time(), visitor(request)
     for rate in settings.POST_LIMITS.get(kind, ()):
         key, retry_after = window(kind, who, rate, now)
-        if (caches["limits"].get(key) or 0) >= rate.count:
+        if current(key) >= rate.count:
             raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
 
 
@@ -118,17 +165,15 @@ def take(request: HttpRequest, *wanted: tuple[str, int, str]) -> None:
     if not settings.POST_LIMITS_ENABLED:
         return
     now, who, counted = time.time(), visitor(request), []
+    _purge_expired()  # windows that have ended: a post is rare, the delete cheap
     for kind, amount, what in wanted:
         for rate in settings.POST_LIMITS.get(kind, ()) if amount > 0 else ():
             key, retry_after = window(kind, who, rate, now)
             total = count(key, amount, rate.seconds + 60)
-            if total is None:
-                continue
-            counted.append((key, amount))
+            counted.append((key, amount, rate.seconds + 60))
             if total > rate.count:
-                for done, done_amount in counted:
-                    with contextlib.suppress(ValueError):  # gone meanwhile: nothing to undo
-                        caches["limits"].decr(done, done_amount)
+                for done, done_amount, seconds in counted:
+                    count(done, -done_amount, seconds)
                 raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
 
 
@@ -148,12 +193,12 @@ def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
     """Whether this visitor posted the same text (ignoring case and spacing) here lately."""
     if not settings.POST_LIMITS_ENABLED:
         return False
-    return caches["limits"].get(_seen_key(request, restaurant_id, text)) is not None
+    return current(_seen_key(request, restaurant_id, text)) > 0
 
 
 def remember_posted(request: HttpRequest, restaurant_id: int, text: str) -> None:
     if settings.POST_LIMITS_ENABLED:
-        caches["limits"].set(_seen_key(request, restaurant_id, text), 1, SEEN_SECONDS)
+        count(_seen_key(request, restaurant_id, text), 1, SEEN_SECONDS)
 
 
 # How long a visitor's upload in progress blocks their next one at most (if a worker died
@@ -170,11 +215,10 @@ def one_upload_at_a_time(request: HttpRequest) -> Iterator[bool]:
         yield True
         return
     key = f"uploading:{visitor(request)}"
-    cache = caches["limits"]
-    if not cache.add(key, 1, UPLOAD_SECONDS):
+    if not _claim(key, UPLOAD_SECONDS):
         yield False
         return
     try:
         yield True
     finally:
-        cache.delete(key)
+        _forget(key)

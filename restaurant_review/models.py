@@ -481,6 +481,20 @@ class ReportedReview(Review):
         verbose_name = "reported review"
 
 
+class PostingCount(models.Model):
+    """A count the posting limits keep (restaurant_review.limits), in the database: every
+    worker and instance shares it, and no cache eviction, full cache or cache outage loses it.
+    A row is a count in one window, a remembered review text, or an upload in progress."""
+
+    name = models.CharField(max_length=200, primary_key=True)
+    count = models.BigIntegerField(default=0)
+    # When the row stops counting, in seconds since the epoch; expired rows are deleted.
+    expires = models.BigIntegerField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.count}"
+
+
 class ContentVersion(models.Model):
     """One row counting changes to any restaurant or review, for what lists many restaurants
     (the home page): its cached parts are keyed on it. Incremented in the database after each

@@ -263,8 +263,12 @@ def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
     # if the form comes back with errors.
     restaurant = get_object_or_404(Restaurant, pk=pk)
     try:
-        # Before the photo is decoded: a post over the limit costs no CPU.
+        # Before the photo is decoded: a post over the limit costs no CPU; and the decoding
+        # itself counts, valid form or not (one visitor's invalid uploads had kept a decoder
+        # busy without end).
         limits.check(request, "reviews", what="reviews")
+        if request.FILES.get("photo"):
+            limits.take(request, ("photo_decodes", 1, "photos checked"))
     except limits.LimitExceeded as exceeded:
         return _too_many_posts(request, exceeded)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))

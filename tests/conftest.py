@@ -11,9 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.cache import caches
-from django.test import override_settings
 from PIL import ExifTags, Image
 
 from azureproject.credential import reset_credentials
@@ -70,20 +68,6 @@ def _fast_password_hashing(settings: Any) -> None:
     production one (PBKDF2, a million rounds) costs half a second per sign-in here, also for
     an unknown username. Servers the tests start keep the production hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _posting_limits_of_this_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """The posting limits' counts are files that the processes of one instance share, in a
-    directory named after the database (settings.CACHES["limits"]): the test processes, all
-    with the same settings, would count each other's posts (and a local server's). Each test
-    process counts in a directory of its own."""
-    limits = {
-        **django_settings.CACHES["limits"],
-        "LOCATION": str(tmp_path_factory.mktemp("limits")),
-    }
-    with override_settings(CACHES={**django_settings.CACHES, "limits": limits}):
-        yield
 
 
 @pytest.fixture(autouse=True)

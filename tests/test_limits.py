@@ -8,14 +8,13 @@ from typing import Any
 
 import pytest
 from django.contrib.messages import get_messages
-from django.core.cache import caches
 from django.test import Client, RequestFactory
 from django.urls import reverse
 from pytest_django.asserts import assertContains, assertRedirects
 
 from restaurant_review import limits
 from restaurant_review.limits import Rate, parse_rates
-from restaurant_review.models import Restaurant, Review
+from restaurant_review.models import PostingCount, Restaurant, Review
 from tests.helpers import image_bytes, upload
 from tests.services import app_server, base_env, manage, post_form, shell_output
 
@@ -89,7 +88,7 @@ def test_stored_photo_bytes_are_limited_per_visitor(
     assert first.status_code == HTTPStatus.FOUND
     stored = sum(path.stat().st_size for path in media_files())
     settings.POST_LIMITS = {**settings.POST_LIMITS, "photo_bytes": (Rate(stored * 3 // 2, 86400),)}
-    caches["limits"].clear()
+    PostingCount.objects.all().delete()
     assert post_review(poster, restaurant, "One.", photo=upload("b.jpg", photo)).status_code == 302
     refused = post_review(poster, restaurant, "Two.", photo=upload("c.jpg", photo))
     assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
@@ -236,3 +235,26 @@ def test_a_visitors_second_upload_at_once_waits_and_others_upload_freely(
     # Once the first is done, the next one goes through.
     again = post_review(hurried, restaurant, "Second.", photo=upload("b.jpg", image_bytes()))
     assert again.status_code == HTTPStatus.FOUND
+
+
+def test_a_photo_is_decoded_only_within_the_visitors_limit_valid_form_or_not(
+    make_restaurant: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight uploads in a row with the rating left out (each a 400): at most five photos are
+    decoded, the rest refused before their decoding (429)."""
+    from restaurant_review import forms
+
+    decoded = []
+    real = forms.reencode_photo
+    monkeypatch.setattr(forms, "reencode_photo", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    restaurant, poster = make_restaurant(), visitor(8)
+    photo = image_bytes("JPEG", size=(1600, 1200))
+    statuses = [
+        poster.post(
+            reverse("restaurant_review:add_review", args=[restaurant.pk]),
+            {"user_name": "Ana", "review_text": "No rating.", "photo": upload("p.jpg", photo)},
+        ).status_code
+        for _ in range(8)
+    ]
+    assert len(decoded) <= 5
+    assert statuses == [HTTPStatus.BAD_REQUEST] * 5 + [HTTPStatus.TOO_MANY_REQUESTS] * 3

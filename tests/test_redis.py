@@ -50,9 +50,7 @@ def redis_cache(
     monkeypatch.setenv("SSL_CERT_FILE", str(redis_server.ca_file))
     client_id = next(iter(redis_identity.client_ids))
     env = {**redis_server.env, "AZURE_CLIENT_ID": client_id}
-    settings.CACHES = cache_settings(
-        env, key_prefix=f"test-{uuid.uuid4().hex[:8]}", limits_dir=tmp_path / "limits"
-    )
+    settings.CACHES = cache_settings(env, key_prefix=f"test-{uuid.uuid4().hex[:8]}")
     cache = caches["default"]
     yield cache
     cache.close()
@@ -61,7 +59,7 @@ def redis_cache(
 def test_settings_make_a_tls_redis_cache_with_entra_and_the_azure_ports() -> None:
     from azureproject.config import cache_settings
 
-    where = {"key_prefix": "k", "limits_dir": Path("/tmp/limits")}
+    where = {"key_prefix": "k"}
     managed = cache_settings({"REDIS_HOST": "rr.eastus.redis.azure.net"}, **where)
     assert managed["default"]["LOCATION"] == "rediss://rr.eastus.redis.azure.net:10000/0"
     assert managed["default"]["BACKEND"] == "azureproject.cache.EntraRedisCache"
@@ -70,10 +68,8 @@ def test_settings_make_a_tls_redis_cache_with_entra_and_the_azure_ports() -> Non
     assert "password" not in str(managed).lower()
     embedded = cache_settings({}, **where)
     assert embedded["default"]["BACKEND"].endswith("LocMemCache")
-    # Posting limits: shared by every instance through Redis; by the workers through files.
-    assert managed["limits"]["LOCATION"] == managed["default"]["LOCATION"]
-    assert managed["limits"]["KEY_PREFIX"] == "limits"  # not the code's: a deploy keeps counts
-    assert embedded["limits"]["BACKEND"].endswith("FileBasedCache")
+    # Posting limits count in the database, never in a cache that can be full or down.
+    assert "limits" not in managed and "limits" not in embedded
 
 
 def test_cache_logs_in_as_the_identity_and_reauthenticates_before_expiry(
@@ -131,7 +127,7 @@ def test_a_redis_outage_costs_no_page_and_is_logged_once(
         durations = []
         for _ in range(8):
             start = time.monotonic()
-            response = client.get(url, {"during": "outage"})
+            response = client.get(url, {"page": "1"})  # a page not cached yet
             durations.append(time.monotonic() - start)
             assert response.status_code == HTTPStatus.OK
             assert "Outage Diner" in response.content.decode()
@@ -146,10 +142,10 @@ def test_a_redis_outage_costs_no_page_and_is_logged_once(
     redis_server.restart()  # every connection dropped; the identity's user kept
     time.sleep(RETRY_SECONDS)
     redis_server.admin().flushall()
-    attempt = iter(range(1000))  # a new query string each time: never a part in memory
+    attempt = iter(range(2, 1000))  # a new page number each time: never a part in memory
 
     def cached_in_redis() -> bool:
-        response = client.get(url, {"after": next(attempt)})
+        response = client.get(url, {"page": next(attempt)})
         return response.status_code == HTTPStatus.OK and redis_server.admin().dbsize() > 0
 
     wait_until(cached_in_redis, what="pages cached in Redis again")
@@ -231,3 +227,41 @@ def test_a_part_fetched_from_redis_is_served_from_memory_afterwards(
     for _ in range(5):
         assert "Memory Lane" in client.get(url).content.decode()
     assert redis_gets() - before == fetched  # from memory from then on
+
+
+def test_with_redis_full_posting_limits_hold_and_a_photo_review_posts(
+    redis_cache: Any, redis_server: RedisServer, make_restaurant: Any, settings: Any
+) -> None:
+    """A Redis that refuses every write (out of memory, noeviction): pages go on, the posting
+    limits still count (they once let 12 of 12 reviews through), and an upload is not refused
+    for it (every photo upload had got a 429)."""
+    from django.test import Client
+
+    from tests.helpers import image_bytes, upload
+
+    settings.POST_LIMITS_ENABLED = True
+    admin = redis_server.admin()
+    admin.config_set("maxmemory-policy", "noeviction")
+    admin.config_set("maxmemory", str(admin.info("memory")["used_memory"] + 1024))
+    for n in range(200):  # filled to the brim: writes answer OOM
+        try:
+            admin.set(f"filler-{n}", "x" * 10_000)
+        except redis.exceptions.ResponseError:
+            break
+    try:
+        restaurant = make_restaurant()
+        visitor = Client(REMOTE_ADDR="203.0.113.50")
+        url = f"/restaurant/{restaurant.pk}/review/"
+        photo = upload("p.jpg", image_bytes("JPEG", size=(800, 600)))
+        data = {"user_name": "Ana", "rating": "4", "review_text": "With a photo.", "photo": photo}
+        assert visitor.post(url, data).status_code == HTTPStatus.FOUND
+        statuses = [
+            visitor.post(
+                url, {"user_name": "Ana", "rating": "4", "review_text": f"Review {n}."}
+            ).status_code
+            for n in range(6)
+        ]
+        assert statuses == [HTTPStatus.FOUND] * 4 + [HTTPStatus.TOO_MANY_REQUESTS] * 2
+    finally:
+        admin.config_set("maxmemory", "0")
+        admin.flushall()
