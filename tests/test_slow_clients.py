@@ -259,7 +259,10 @@ def test_held_bodies_are_bounded_in_memory_and_others_still_served(
             client.join(timeout=10)
     assert grown <= 300, f"workers grew by {grown:.0f} MB"
     assert all(answered), answered
-    assert "Refused a request (buffer full" in embedded_server.log()
+    wait_until(
+        lambda: "Refused a request (buffer full" in embedded_server.log(),
+        what="the refusal's warning",
+    )
 
 
 def test_a_large_post_refused_for_its_csrf_token_costs_little_cpu(embedded_server: Any) -> None:
@@ -301,7 +304,10 @@ def test_a_body_over_the_limit_is_refused_before_it_arrives(embedded_server: Any
         )
         answer = sock.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413")
-    assert "Refused a request (body too large" in embedded_server.log()
+    wait_until(
+        lambda: "Refused a request (body too large" in embedded_server.log(),
+        what="the refusal's warning",
+    )
 
 
 def test_a_forwarded_script_name_changes_no_ones_page(tmp_path: Path) -> None:
