@@ -3,6 +3,8 @@ connected, other visitors are still answered within 5 s, on the embedded default
 Azure mode (gunicorn with azureproject.buffering_worker). Each visitor has its own loopback
 address; every loop here is bounded in count and time."""
 
+import io
+import os
 import socket
 import threading
 import time
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from azureproject.buffering_worker import request_complete
 from tests.helpers import AZURE_HOST
@@ -18,6 +21,7 @@ from tests.services import (
     base_env,
     http_request,
     manage,
+    post_form,
     wait_until,
     worker_memory_mb,
     workers_cpu_seconds,
@@ -329,3 +333,37 @@ def test_a_forwarded_script_name_changes_no_ones_page(tmp_path: Path) -> None:
         for n in range(10):
             _, _, page = http_request(server.url + "/", source=f"127.0.2.{n + 1}")
             assert b'href="/evil' not in page and b'href="/restaurant/new/"' in page
+
+
+def test_a_genuine_large_photo_costs_a_few_seconds_of_cpu_in_all(embedded_server: Any) -> None:
+    """An 18.8 MB photo (a phone's largest kind: 19 megapixels of detail), posted as a browser
+    would: stored, for at most 3 s of the workers' CPU (reading, decoding, renditions)."""
+    assert embedded_server.process is not None
+    assert (
+        manage(
+            "shell",
+            "-c",
+            "from restaurant_review.models import Restaurant; "
+            "Restaurant.objects.create(name='Big Photo', street_address='1 Main St')",
+            env=embedded_server.env,
+        ).returncode
+        == 0
+    )
+    width, height = 5100, 3800
+    noise = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=92)
+    photo = buffer.getvalue()
+    assert 18_000_000 < len(photo) < 20 * 1024 * 1024
+    before = workers_cpu_seconds(embedded_server.process.pid)
+    status, _ = post_form(
+        embedded_server.url,
+        "/restaurant/1/",
+        "/restaurant/1/review/",
+        {"user_name": "Ana", "rating": "5", "review_text": "Every detail."},
+        photo=photo,
+        source="127.0.0.79",
+    )
+    spent = workers_cpu_seconds(embedded_server.process.pid) - before
+    assert status == 302
+    assert spent <= 3, f"{spent:.1f} s of CPU"
