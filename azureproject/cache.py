@@ -258,6 +258,38 @@ class TwoTierCache(BaseCache):
         self.shared.clear()
 
 
+class ReadOnlyCache(BaseCache):
+    """Reads another alias (OPTIONS "READS"), writes nothing: for page parts drawn while the
+    whole page is being cached, which would otherwise be stored twice (once alone, once in
+    the page), doubling what each URL costs the cache."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self.reads = params.get("OPTIONS", {}).get("READS", "template_fragments")
+
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        from django.core.cache import caches
+
+        return caches[self.reads].get(key, default, version)
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None
+    ) -> None:
+        return None
+
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return False
+
+    def delete(self, key: Any, version: Any = None) -> Any:
+        return False
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: Any = None) -> Any:
+        return False
+
+    def clear(self) -> None:
+        return None
+
+
 def _cause(exc: BaseException) -> str:
     """The useful line of a failure, never a token."""
     inner = exc.__cause__ or exc

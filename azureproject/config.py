@@ -359,6 +359,11 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]
         "template_fragments": {**local, "LOCATION": "template_fragments"},
         # Parts that depend on the code alone (the empty review form): no trip to Redis.
         "local": {**local, "LOCATION": "local"},
+        # Page parts drawn while their whole page is being cached: read, never stored again.
+        "whole_page_parts": {
+            "BACKEND": "azureproject.cache.ReadOnlyCache",
+            "OPTIONS": {"READS": "template_fragments"},
+        },
     }
     host = env.get("REDIS_HOST", "").strip()
     if not host:

@@ -167,8 +167,13 @@ def details_etag(request: HttpRequest, pk: int) -> str | None:
 
 
 def fragment_context(key: str) -> dict[str, Any]:
-    """What templates need for `{% cache fragment_seconds NAME cache_key %}`."""
-    return {"cache_key": key, "fragment_seconds": FRAGMENT_SECONDS}
+    """What templates need for `{% cache fragment_seconds NAME cache_key using=fragment_cache %}`
+    (the alias: the page parts' own, but the read-only one while the whole page is cached)."""
+    return {"cache_key": key, "fragment_seconds": FRAGMENT_SECONDS, "fragment_cache": PARTS}
+
+
+# The page parts' cache, and the one that reads it without storing (azureproject.config).
+PARTS, PARTS_READ_ONLY = "template_fragments", "whole_page_parts"
 
 
 def _plain_visit(request: HttpRequest) -> bool:
@@ -192,7 +197,9 @@ def render_page(
     if cached is None:
         # A stand-in no one can guess, so no review's text can contain it.
         stand_in = f"csrf{secrets.token_hex(16)}"
-        html = render_to_string(template_name, {**context, "csrf_token": stand_in}, request)
+        # Its parts are read if cached, not stored again: the whole page holds them.
+        drawn = {**context, "csrf_token": stand_in, "fragment_cache": PARTS_READ_ONLY}
+        html = render_to_string(template_name, drawn, request)
         cached = (stand_in, html)
         pages.set(page_key, cached, FRAGMENT_SECONDS)
     stand_in, html = cached

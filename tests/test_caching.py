@@ -377,3 +377,25 @@ def test_a_page_has_one_address_so_the_cache_keeps_one_copy(
     for address in ("/?q=brick", "/?sort=rating&q=brick", f"/restaurant/{restaurant.pk}/?stars=5"):
         assert client.get(address).status_code == HTTPStatus.OK  # already its own address
     assert "Brick Oven" in client.get("/?q=brick").content.decode()
+
+
+def test_a_page_cached_whole_is_not_also_stored_in_parts(
+    admin_client: Client, make_review: Any
+) -> None:
+    """A plain visit stores one entry per page (the whole page), not the page and each of its
+    parts again; staff, whose pages are their own, store the parts for each other."""
+    from django.core.cache.backends.locmem import LocMemCache
+
+    review = make_review(review_text="Crisp and hot.")
+    parts = caches["template_fragments"]
+    assert isinstance(parts, LocMemCache)
+
+    def stored() -> list[str]:
+        return list(parts._cache)  # type: ignore[attr-defined]
+
+    Client().get(review.restaurant.get_absolute_url())
+    assert len(stored()) == 1 and ":page." in stored()[0]
+    admin_client.get(review.restaurant.get_absolute_url())
+    assert len(stored()) > 1  # the parts, for the next member of staff
+    Client().get(INDEX)
+    assert sum(":page." in key for key in stored()) == 2
