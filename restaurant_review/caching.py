@@ -37,6 +37,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
+from django.urls import get_script_prefix
 
 from restaurant_review.models import restaurant_version, site_version
 
@@ -99,11 +100,17 @@ def canonical_query(
     return decorator
 
 
+def _page_digest(request: HttpRequest) -> str:
+    """What a page's links depend on besides the data: its query, the photo links' window and
+    the script prefix (the path the site is mounted at, which every link starts with)."""
+    return _digest(_query(request), photo_links_version(), get_script_prefix())
+
+
 def home_key(request: HttpRequest) -> str:
     """The key of the home page's cached parts for this request."""
 
     def compute() -> str:
-        return f"home.{site_version()}.{_digest(_query(request), photo_links_version())}"
+        return f"home.{site_version()}.{_page_digest(request)}"
 
     key = _memo(request, "home", compute)
     assert key is not None
@@ -118,7 +125,7 @@ def details_key(request: HttpRequest, pk: int) -> str | None:
         version = restaurant_version(pk)
         if version is None:
             return None
-        return f"restaurant.{pk}.{version}.{_digest(_query(request), photo_links_version())}"
+        return f"restaurant.{pk}.{version}.{_page_digest(request)}"
 
     return _memo(request, f"details.{pk}", compute)
 
