@@ -2,8 +2,10 @@
 database: the ceiling) and the home page (cached) on each, loaded in interleaved rounds with
 wrk (8 connections, medians), as docs/azure.md's "Request bodies" reports.
 
-- gunicorn's stock threaded worker (gthread): the speed to keep, but a thread waits on every
-  slow client;
+- a minimal Django site (benchmarks/minimal.py: the same bare view behind Django's four usual
+  middlewares) on gunicorn's stock threaded worker: what any Django page costs here;
+- gunicorn's stock threaded worker (gthread) running this app: the speed to keep, but a
+  thread waits on every slow client;
 - this app's worker (azureproject/buffering_worker.py), as gunicorn.conf.py sets it;
 - with --before REV, the same worker as it was at git revision REV (what a change to it costs);
 - with --waitress DIR, waitress (DIR: a folder where `pip install --target DIR waitress` put
@@ -31,6 +33,7 @@ from tests.load import report, wrk_command  # noqa: E402
 from tests.services import base_env, free_port, manage, wait_for_http  # noqa: E402
 
 PAGES = {"bare view": "/__bare__/", "home page": "/"}
+MINIMAL = "minimal Django, gthread"
 
 
 def launch(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -75,7 +78,10 @@ def main() -> None:
         "gunicorn.conf.py",
     ]
     quiet = "--access-logfile /dev/null"
+    minimal = [sys.executable, "-m", "gunicorn", "benchmarks.minimal:application"]
+    minimal += ["--workers=2", "--threads=4", "--worker-class=gthread", "--bind=127.0.0.1"]
     candidates: dict[str, tuple[list[str], dict[str, str]]] = {
+        MINIMAL: (minimal, {}),
         "gunicorn gthread": (gunicorn, {"GUNICORN_CMD_ARGS": f"--worker-class gthread {quiet}"}),
         "buffering worker": (gunicorn, {"GUNICORN_CMD_ARGS": quiet}),
     }
@@ -102,6 +108,8 @@ def main() -> None:
         command += [f"--listen=127.0.0.1:{ports['waitress']}", "azureproject.wsgi:application"]
         candidates["waitress"] = (command, {"PYTHONPATH": str(args.waitress.resolve())})
 
+    # The minimal site binds where its command says, and has the bare view only.
+    candidates[MINIMAL][0][-1] += f":{ports[MINIMAL]}"
     servers = {
         name: launch(command, {**env, "PORT": str(ports[name]), **extra})
         for name, (command, extra) in candidates.items()
@@ -109,14 +117,15 @@ def main() -> None:
     try:
         for name, server in servers.items():
             wait_for_http(f"http://127.0.0.1:{ports[name]}/__bare__/", process=server)
-        runs: dict[tuple[str, str], list[dict]] = {(n, p): [] for n in servers for p in PAGES}
+        # The minimal site has the bare view only.
+        loads = [(n, p) for n in servers for p in PAGES if p == "bare view" or n != MINIMAL]
+        runs: dict[tuple[str, str], list[dict]] = {load: [] for load in loads}
         for _ in range(args.rounds):
-            for name in servers:
-                for page, path in PAGES.items():
-                    url = f"http://127.0.0.1:{ports[name]}{path}"
-                    command = wrk_command(url, seconds=args.seconds, connections=8)
-                    output = subprocess.run(command, capture_output=True, text=True).stdout
-                    runs[(name, page)].append(report(output))
+            for name, page in loads:
+                url = f"http://127.0.0.1:{ports[name]}{PAGES[page]}"
+                command = wrk_command(url, seconds=args.seconds, connections=8)
+                output = subprocess.run(command, capture_output=True, text=True).stdout
+                runs[(name, page)].append(report(output))
     finally:
         for server in servers.values():
             os.killpg(server.pid, signal.SIGTERM)
