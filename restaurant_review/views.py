@@ -115,8 +115,12 @@ def _render_details(
     # Only when the cached parts are drawn, as on the home page.
     reviews_form: Any = SimpleLazyObject(lambda: ReviewsForm(request.GET))
 
+    staff_view = bool(request.user.is_authenticated and request.user.is_staff)
+
     def reviews_page() -> Page:
-        reviews = reviews_form.reviews(Review.objects.visible().filter(restaurant=pk))
+        # Staff see the hidden ones too, marked, where they would be (their own page).
+        shown = Review.objects.all() if staff_view else Review.objects.visible()
+        reviews = reviews_form.reviews(shown.filter(restaurant=pk))
         return Paginator(reviews, REVIEWS_PER_PAGE).get_page(request.GET.get("page"))
 
     context = {
@@ -127,8 +131,9 @@ def _render_details(
         "strip_photos": SimpleLazyObject(lambda: list(_photos(pk)[:STRIP_PHOTOS])),
         "form": form,
         "empty_form": SimpleLazyObject(ReviewForm),
-        # Staff see an "Edit this review" link: their own variant of the cached parts.
-        "staff_view": bool(request.user.is_authenticated and request.user.is_staff),
+        # Staff see an "Edit this review" link and the hidden reviews: their own variant of
+        # the cached parts.
+        "staff_view": staff_view,
         **caching.fragment_context(key),
     }
     if form is not None:  # a post's errors: this visitor's own page

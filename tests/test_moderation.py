@@ -100,15 +100,22 @@ def test_the_queue_lists_reported_reviews_with_text_photo_and_count_most_reporte
     thumbnail = with_photo.photo.url.removesuffix(".jpg") + "-320w.webp"
     assert f'<img src="{thumbnail}"' in html
     assert '<td class="field-report_count">2</td>' in html
+    # What the reports say, in the list; and in words whether each review is on the site.
+    assert "<li>Fake</li>" in html and "<li>Offensive</li>" in html
+    assert '<td class="field-visibility">Shown</td>' in html
 
     act(admin_client, QUEUE, "hide", with_photo, other)
     assert Review.objects.filter(hidden=True).count() == 2
-    act(admin_client, QUEUE, "unhide", other)
-    act(admin_client, QUEUE, "dismiss_reports", other)
+    # Handled: off the open queue (its default), listed under "Handled (hidden)".
+    assert "Meh" not in admin_client.get(QUEUE).content.decode()
+    handled = admin_client.get(QUEUE + "?status=handled").content.decode()
+    assert "Meh" in handled and '<td class="field-visibility">Hidden</td>' in handled
+    act(admin_client, QUEUE + "?status=all", "unhide", other)
+    act(admin_client, QUEUE + "?status=all", "dismiss_reports", other)
     assert not Report.objects.filter(review=other).exists()
     assert "Meh" not in admin_client.get(QUEUE).content.decode()  # handled: off the queue
     deleted = admin_client.post(
-        QUEUE,
+        QUEUE + "?status=handled",  # it is hidden: handled
         {"action": "delete_selected", "_selected_action": [str(with_photo.pk)], "post": "yes"},
     )
     assert deleted.status_code == HTTPStatus.FOUND
@@ -208,3 +215,15 @@ def test_deleting_from_the_queue_removes_the_photo_files_and_the_review_from_its
         )
     assert not Review.objects.exists() and media_files() == []
     assertNotContains(client.get(url), "See for yourself.")
+
+
+def test_staff_see_hidden_reviews_on_the_public_page_marked_and_visitors_do_not(
+    admin_client: Client, client: Client, make_review: Any
+) -> None:
+    review = make_review(review_text="Rude words here.", hidden=True)
+    url = review.restaurant.get_absolute_url()
+    assertNotContains(client.get(url), "Rude words here.")
+    staff_page = admin_client.get(url)
+    assertContains(staff_page, "Rude words here.")
+    assertContains(staff_page, "Hidden from the site")
+    assertNotContains(client.get(url), "Rude words here.")  # the staff variant does not leak
