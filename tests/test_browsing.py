@@ -332,3 +332,17 @@ def test_staff_edit_the_details_in_the_admin_and_search_follows(
     assert restaurant.website == "https://fig.example"
     assert names_listed(client, q="greek ballard") == ["Fig"]
     assert names_listed(client, cuisine="greek") == ["Fig"]
+
+
+def test_review_pages_open_at_the_reviews_and_a_filter_says_how_many_it_shows(
+    client: Client, make_restaurant: Any
+) -> None:
+    restaurant = make_restaurant()
+    for n in range(25):
+        Review.objects.create(
+            restaurant=restaurant, user_name="Ana", rating=2 if n < 6 else 5, review_text=f"R{n}."
+        )
+    page = client.get(restaurant.get_absolute_url()).content.decode()
+    assert 'href="?page=2#reviews"' in page  # "Next" on a phone lands at the reviews
+    filtered = client.get(restaurant.get_absolute_url(), {"stars": 2}).content.decode()
+    assert "Showing 6 2-star reviews of 25." in filtered
