@@ -220,7 +220,7 @@ def test_reviews_sort_and_filter_by_stars(
     assert ratings(stars=5) == [5, 5]
     assert ratings(stars=2) == []
     html = client.get(url, {"stars": 5}).content.decode()
-    assert "Showing 5-star reviews only." in html
+    assert "Showing 2 5-star reviews of 4." in html
     # Each star bar links to its filter; the selected one links back to all.
     assert 'href="?stars=3#reviews"' in html and 'href="?#reviews" aria-current="true"' in html
     assert ratings(order="bogus", stars="9") == [5, 1, 5, 3]
