@@ -46,12 +46,14 @@ def load_together(
     *,
     seconds: float,
     connections: int,
+    timeout: float = 10,
     env: Mapping[str, str] | None = None,
 ) -> list[dict]:
-    """One wrk on each of `urls`, all at once (several instances under load together)."""
+    """One wrk on each of `urls`, all at once (several instances under load together); a
+    response slower than `timeout` counts as an error."""
     runs = [
         subprocess.Popen(
-            wrk_command(url, seconds=seconds, connections=connections),
+            wrk_command(url, seconds=seconds, connections=connections, timeout=timeout),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
