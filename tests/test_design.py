@@ -319,3 +319,18 @@ def test_a_posted_review_is_in_view_with_its_thanks(
         assert_accessible_and_fits(page, f"review posted, {viewport['width']} px")
     finally:
         context.close()
+
+
+def test_home_cards_covers_line_up_with_and_without_photos(page: Any, site: Site) -> None:
+    """Every card's cover is the same height, a photo's as a placeholder's (a 4:3 photo had
+    made its cover 199 px tall beside placeholders of 177)."""
+    page.goto(site.url + "/")
+    heights = page.evaluate(
+        "[...document.querySelectorAll('.card-cover')].map(c => c.getBoundingClientRect().height)"
+    )
+    kinds = page.evaluate(
+        "[...document.querySelectorAll('.card-cover')]"
+        ".map(c => c.querySelector('img') ? 'photo' : 'none')"
+    )
+    assert {"photo", "none"} <= set(kinds), kinds  # both kinds are on the page
+    assert max(heights) - min(heights) <= 1, heights
