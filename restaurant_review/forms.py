@@ -95,6 +95,22 @@ class BrowseForm(forms.Form):
         except forms.ValidationError:
             return ""
 
+    @classmethod
+    def title_for(cls, data: Any) -> str:
+        """What the list shows, in words, for the page's title: "French restaurants matching
+        “bistro”, $$, rated 4 and up"; "Restaurants" with nothing chosen. Filters not
+        understood are left out, as the list leaves them out."""
+        cuisine = dict(Cuisine.choices).get(data.get("cuisine", ""))
+        words = [f"{cuisine} restaurants" if cuisine else "Restaurants"]
+        if query := cls.typed_query(data):
+            words[0] += f" matching “{query}”"
+        price = dict((str(value), label) for value, label in PriceLevel.choices)
+        if symbols := price.get(data.get("price", ""), "").split(" ")[0]:
+            words.append(symbols)
+        if data.get("rating", "") in {"2", "3", "4"}:
+            words.append(f"rated {data['rating']} and up")
+        return ", ".join(words)
+
     @property
     def left_out(self) -> bool:
         """Whether a filter or order in the address was not understood (and so not used)."""

@@ -80,6 +80,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "browse": browse,
         # For the title, outside the cached parts: the search as typed, without the form.
         "query": BrowseForm.typed_query(request.GET),
+        "title": BrowseForm.title_for(request.GET),
         **caching.fragment_context(key),
     }
     response = caching.render_page(request, key, "restaurant_review/index.html", context)

@@ -346,3 +346,19 @@ def test_review_pages_open_at_the_reviews_and_a_filter_says_how_many_it_shows(
     assert 'href="?page=2#reviews"' in page  # "Next" on a phone lands at the reviews
     filtered = client.get(restaurant.get_absolute_url(), {"stars": 2}).content.decode()
     assert "Showing 6 2-star reviews of 25." in filtered
+
+
+def test_a_filtered_list_is_titled_by_what_it_shows(client: Client) -> None:
+    def title(**params: Any) -> str:
+        found = re.search(
+            r"<title>(.*?) · Restaurant Review</title>", client.get("/", params).content.decode()
+        )
+        assert found is not None
+        return found.group(1)
+
+    assert title() == "Restaurants"
+    assert title(cuisine="french") == "French restaurants"
+    assert title(q="bistro", cuisine="french", price=2, rating=4) == (
+        "French restaurants matching “bistro”, $$, rated 4 and up"
+    )
+    assert title(cuisine="martian", price=9) == "Restaurants"  # not understood: left out
