@@ -3,6 +3,7 @@ import time
 import uuid
 from pathlib import PurePath
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage
@@ -299,6 +300,12 @@ class Restaurant(models.Model):
 
     def phone_link(self) -> str:
         return phone_link(self.phone)
+
+    def directions_url(self) -> str:
+        """A maps search for the restaurant at its address: Google Maps' cross-platform link,
+        which opens the maps app on a phone and the site elsewhere."""
+        query = urlencode({"api": "1", "query": f"{self.name}, {self.street_address}"})
+        return f"https://www.google.com/maps/search/?{query}"
 
     def price_symbols(self) -> str:
         """The price level as "$" to "$$$$"; "" when it is not known."""

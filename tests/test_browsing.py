@@ -362,3 +362,14 @@ def test_a_filtered_list_is_titled_by_what_it_shows(client: Client) -> None:
         "French restaurants matching “bistro”, $$, rated 4 and up"
     )
     assert title(cuisine="martian", price=9) == "Restaurants"  # not understood: left out
+
+
+def test_a_restaurant_page_gives_directions_to_its_address(
+    client: Client, make_restaurant: Any
+) -> None:
+    restaurant = make_restaurant(name="Café Olé", street_address="1 Main St, Springfield")
+    page = client.get(restaurant.get_absolute_url()).content.decode()
+    assert (
+        'href="https://www.google.com/maps/search/?api=1&amp;query=Caf%C3%A9+Ol%C3%A9%2C+1+Main+St%2C+Springfield"'
+        in page
+    )
