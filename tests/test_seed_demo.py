@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 from PIL import Image, ImageStat
 
 from restaurant_review.management.commands.seed_demo import DETAILS, NEIGHBOURHOODS, OPENINGS
 from restaurant_review.models import Restaurant, Review
+from tests.services import PROJECT_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +124,21 @@ def test_photos_go_to_as_many_restaurants_as_possible() -> None:
     assert len(with_photo) == min(8, len(reviewed))
     covers = Restaurant.objects.with_cover_photo().exclude(cover_photo=None)
     assert covers.count() == len(with_photo)  # each one is its restaurant's cover
+
+
+def test_the_search_examples_in_the_docs_find_restaurants_in_the_readmes_demo_data(
+    client: Client,
+) -> None:
+    """docs/features.md's search examples, on the data the README's command makes (its
+    restaurants and seed; the names do not depend on the reviews or photos)."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    restaurants = re.search(r"seed_demo --restaurants (\d+)", readme)
+    assert restaurants is not None
+    call_command("seed_demo", f"--restaurants={restaurants.group(1)}", "--reviews=50")
+    features = (PROJECT_DIR / "docs" / "features.md").read_text()
+    search = features[features.index("- **Search**") :].split("\n- ")[0]
+    examples = re.findall(r'"([^"]+)"', search)
+    assert len(examples) >= 5, examples
+    for example in examples:
+        page = client.get("/", {"q": example})
+        assert page.context["page"].paginator.count > 0, f"{example!r} finds nothing"
