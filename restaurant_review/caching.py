@@ -101,9 +101,12 @@ def canonical_query(
 
 
 def _page_digest(request: HttpRequest) -> str:
-    """What a page's links depend on besides the data: its query, the photo links' window and
-    the script prefix (the path the site is mounted at, which every link starts with)."""
-    return _digest(_query(request), photo_links_version(), get_script_prefix())
+    """What a page's links depend on besides the data: its query, the photo links' window,
+    the script prefix (the path the site is mounted at, which every link starts with) and the
+    site's address (its canonical link and sharing tags are absolute; the host is one that
+    ALLOWED_HOSTS accepts)."""
+    origin = f"{request.scheme}://{request.get_host()}"
+    return _digest(_query(request), photo_links_version(), get_script_prefix(), origin)
 
 
 def home_key(request: HttpRequest) -> str:

@@ -373,3 +373,44 @@ def test_a_restaurant_page_gives_directions_to_its_address(
         'href="https://www.google.com/maps/search/?api=1&amp;query=Caf%C3%A9+Ol%C3%A9%2C+1+Main+St%2C+Springfield"'
         in page
     )
+
+
+def test_a_restaurant_page_describes_itself_for_search_engines_and_shared_links(
+    client: Client, make_restaurant: Any, review_data: Any
+) -> None:
+    """JSON-LD Restaurant with what Google's rich results need (name and address; a rating
+    with its value and count, the value the page shows; each review's author and rating),
+    Open Graph with an absolute image, and a canonical link, as on every page."""
+    import json
+
+    restaurant = make_restaurant(name="Trattoria <Test>", price_level=2, cuisine="italian")
+    url = reverse("restaurant_review:add_review", args=[restaurant.pk])
+    client.post(url, {**review_data, "rating": "5", "photo": upload("a.jpg", image_bytes())})
+    for rating in (4, 4):
+        Review.objects.create(
+            restaurant=restaurant, user_name="Bo", rating=rating, review_text="Good."
+        )
+    html = client.get(restaurant.get_absolute_url()).content.decode()
+    found = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert found is not None and "<Test>" not in found.group(1)  # no raw "<" in the data
+    data = json.loads(found.group(1))
+    assert (data["@context"], data["@type"]) == ("https://schema.org", "Restaurant")
+    assert data["name"] == "Trattoria <Test>"
+    assert data["address"] == {"@type": "PostalAddress", "streetAddress": "1 Main St"}
+    assert (data["servesCuisine"], data["priceRange"]) == ("Italian", "$$")
+    shown = re.search(r'<p class="rating-big" aria-hidden="true">([^<]+)</p>', html)
+    assert shown is not None
+    aggregate = data["aggregateRating"]
+    assert aggregate["ratingValue"] == shown.group(1) == "4.3"
+    assert (aggregate["reviewCount"], aggregate["bestRating"]) == (3, 5)
+    assert len(data["review"]) == 3
+    assert all(r["author"]["name"] and r["reviewRating"]["ratingValue"] for r in data["review"])
+    absolute = f"http://testserver{restaurant.get_absolute_url()}"
+    assert data["url"] == absolute and data["image"].startswith("http://testserver/media/")
+    assert f'<link rel="canonical" href="{absolute}">' in html
+    assert '<meta property="og:title" content="Trattoria &lt;Test&gt;">' in html
+    og_image = re.search(r'<meta property="og:image" content="([^"]+)">', html)
+    assert og_image is not None and og_image.group(1) == data["image"]
+    home = client.get("/", {"q": "trattoria"}).content.decode()
+    assert '<link rel="canonical" href="http://testserver/?q=trattoria">' in home
+    assert '<meta property="og:image" content="http://testserver/apple-touch-icon.png">' in home
