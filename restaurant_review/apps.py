@@ -4,11 +4,17 @@ from django.apps import AppConfig
 from django.db.backends.signals import connection_created
 
 
-def add_sqlite_casefold(sender: Any, connection: Any, **kwargs: Any) -> None:
-    """SQLite's LIKE and lower() fold ASCII letters only: give it Python's str.casefold()."""
+def add_sqlite_functions(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """SQLite's LIKE and lower() fold ASCII letters only: give it Python's str.casefold(); and
+    pg_trgm's word_similarity(), which the forgiving search calls on either database."""
     if connection.vendor == "sqlite":
+        from restaurant_review.search import word_similarity
+
         connection.connection.create_function(
             "casefold", 1, lambda text: text.casefold() if text else text, deterministic=True
+        )
+        connection.connection.create_function(
+            "word_similarity", 2, word_similarity, deterministic=True
         )
 
 
@@ -20,4 +26,4 @@ class RestaurantReviewConfig(AppConfig):
     def ready(self) -> None:
         from restaurant_review import signals  # noqa: F401  (connects the photo clean-up)
 
-        connection_created.connect(add_sqlite_casefold, dispatch_uid="restaurant_review.casefold")
+        connection_created.connect(add_sqlite_functions, dispatch_uid="restaurant_review.sqlite")

@@ -35,7 +35,7 @@ from restaurant_review.photos import (
     rendition_size,
     stored_names,
 )
-from restaurant_review.search import folded, query_words
+from restaurant_review.search import SIMILAR, folded, query_words
 from restaurant_review.validators import (
     phone_link,
     validate_phone,
@@ -161,6 +161,26 @@ class RestaurantQuerySet(models.QuerySet):
         first = Case(When(search_name__startswith=f" {typed[0]}", then=Value(1)), default=Value(0))
         relevance = sum(in_name, start=first)
         return found.annotate(relevance=relevance).order_by("-relevance", "name", "pk")
+
+    def similar(self, text: str) -> "RestaurantQuerySet":
+        """The forgiving search, for when search() finds nothing: restaurants where every word
+        typed is close to a word of the name, cuisine or neighbourhood (word_similarity at
+        least search.SIMILAR: "pizzria" finds "Pizzeria Napoli"), closest first. pg_trgm's
+        function on PostgreSQL, the same one in Python on SQLite (restaurant_review.apps)."""
+        typed = query_words(text)
+        if not typed:
+            return self.none()
+        scores = [
+            Func(
+                Value(word), F("search_text"), function="word_similarity", output_field=FloatField()
+            )
+            for word in typed
+        ]
+        found = self.annotate(
+            **{f"similarity_{i}": score for i, score in enumerate(scores)}
+        ).filter(**{f"similarity_{i}__gte": SIMILAR for i in range(len(scores))})
+        closest = sum((F(f"similarity_{i}") for i in range(len(scores))), start=Value(0.0))
+        return found.annotate(relevance=closest).order_by("-relevance", "name", "pk")
 
     def sorted_by(self, sort: str) -> "RestaurantQuerySet":
         """In the order of one of SORTS (with_rating_stats() for rating and reviews); ties,

@@ -45,3 +45,24 @@ def query_words(text: str) -> list[str]:
             unique.append(word)
     order = words(text)
     return sorted(unique, key=order.index)[:MAX_WORDS]
+
+
+# A typed word this close to a stored word counts as a match in the forgiving search
+# (pg_trgm's word_similarity: the share of the typed word's trigrams found in the text).
+SIMILAR = 0.5
+
+
+def _trigrams(word: str) -> set[str]:
+    padded = f"  {word} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+def word_similarity(typed: str, text: str) -> float:
+    """pg_trgm's word_similarity() for SQLite, on one typed word: the largest share of its
+    trigrams found in one word of `text` (pg_trgm looks at runs of words; on the short,
+    folded texts searched here the two agree where it matters: "pizzria" in "pizzeria")."""
+    if not typed or not text:
+        return 0.0
+    wanted = _trigrams(typed)
+    best = max((len(wanted & _trigrams(word)) for word in text.split()), default=0)
+    return best / len(wanted)

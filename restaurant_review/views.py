@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
+from django.db import DatabaseError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -61,7 +62,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
     def restaurants_page() -> Page:
         chosen = browse.cleaned_data
-        restaurants = (
+        listed = (
             Restaurant.objects.with_rating_stats()
             .with_cover_photo()
             .filtered(
@@ -69,10 +70,20 @@ def index(request: HttpRequest) -> HttpResponse:
                 price_level=chosen.get("price"),
                 min_rating=chosen.get("rating"),
             )
-            .search(chosen.get("q", ""))
-            .sorted_by(browse.sort_order)
         )
-        return Paginator(restaurants, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
+        query = chosen.get("q", "")
+        found = listed.search(query).sorted_by(browse.sort_order)
+        page = Paginator(found, RESTAURANTS_PER_PAGE).get_page(request.GET.get("page"))
+        if query and not page.paginator.count:
+            # Nothing has every word: the closest spellings instead ("pizzria"), said so.
+            close = Paginator(listed.similar(query), RESTAURANTS_PER_PAGE)
+            try:
+                page = close.get_page(request.GET.get("page"))
+            except DatabaseError as exc:  # PostgreSQL without pg_trgm: no similarity
+                logger.warning("Search by similar spelling unavailable: %s", exc)
+                return page
+            page.closest = True  # type: ignore[attr-defined]
+        return page
 
     context = {
         # Queried only if the cached parts are missing (restaurant_review.caching).

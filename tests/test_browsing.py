@@ -414,3 +414,19 @@ def test_a_restaurant_page_describes_itself_for_search_engines_and_shared_links(
     home = client.get("/", {"q": "trattoria"}).content.decode()
     assert '<link rel="canonical" href="http://testserver/?q=trattoria">' in home
     assert '<meta property="og:image" content="http://testserver/apple-touch-icon.png">' in home
+
+
+def test_a_typo_still_finds_restaurants_and_says_so(client: Client, make_restaurant: Any) -> None:
+    make_restaurant(name="Pizzeria Napoli", cuisine="pizza", description="Wood-fired oven.")
+    make_restaurant(name="Kumo Ramen", cuisine="japanese", description="Handmade noodles.")
+
+    def names(q: str) -> tuple[list[str], str]:
+        page = client.get("/", {"q": q})
+        return [r.name for r in page.context["page"].object_list], page.content.decode()
+
+    found, html = names("pizzria")
+    assert found == ["Pizzeria Napoli"]
+    assert "Nothing matches “pizzria” exactly. Showing the closest spellings." in html
+    assert names("kumo ramne")[0] == ["Kumo Ramen"]  # every word close to one of its words
+    assert names("xqzzv")[0] == []
+    assert "closest spellings" not in names("pizzeria")[1]

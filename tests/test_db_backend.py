@@ -340,6 +340,15 @@ SEARCH_PLANS = (
 )
 
 
+# The home page asked for a typo, through the app's own view: its status, and whether it
+# showed the closest spellings.
+TYPO_PAGE = (
+    "from django.test import Client; "
+    "page = Client(HTTP_HOST='localhost').get('/', {'q': 'caffe eclar'}); "
+    "print(page.status_code, 'closest spellings' in page.content.decode())"
+)
+
+
 def seed_restaurants(env: dict[str, str]) -> None:
     migrated = manage("migrate", "--noinput", env=env)
     assert migrated.returncode == 0, migrated.stderr
@@ -361,6 +370,8 @@ def test_search_by_words_ignoring_accents_through_an_index_on_postgresql(
     assert "restaurant_search_trgm_idx" in found["page"], found["page"]
     assert "restaurant_search_trgm_idx" in found["count"], found["count"]
     assert "Seq Scan on restaurant_review_restaurant" not in found["page"] + found["count"]
+    # A typo: the closest spellings, by pg_trgm's word_similarity.
+    assert shell_output(TYPO_PAGE, env=postgres_app.env) == "200 True"
 
 
 def test_without_pg_trgm_migrate_warns_and_search_still_works(postgres_server: Any) -> None:
@@ -377,6 +388,9 @@ def test_without_pg_trgm_migrate_warns_and_search_still_works(postgres_server: A
         found = json.loads(shell_output(SEARCH_PLANS, env=app.env))
         assert "Café Éclair" in found["names"]
         assert "restaurant_search_trgm_idx" not in found["page"]
+        # No similarity function either: a typo finds nothing, and says so, not an error.
+        typo = shell_output(TYPO_PAGE, env=app.env)
+        assert typo == "200 False", typo
     finally:
         app.endpoint.stop()
 
