@@ -172,8 +172,10 @@ def home_etag(request: HttpRequest) -> str | None:
     return etag(request, home_key(request))
 
 
-def details_etag(request: HttpRequest, pk: int) -> str | None:
-    return etag(request, details_key(request, pk))
+def details_etag(request: HttpRequest, pk: int, **photo: int) -> str | None:
+    """The restaurant's pages (its page, gallery and each photo's page: `review_pk`)."""
+    key = details_key(request, pk)
+    return etag(request, f"{key}.{photo['review_pk']}" if key and photo else key)
 
 
 def fragment_context(key: str) -> dict[str, Any]:

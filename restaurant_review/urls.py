@@ -26,6 +26,7 @@ urlpatterns = [
     path("restaurant/new/", views.create_restaurant, name="create_restaurant"),
     path("restaurant/<id:pk>/", views.details, name="details"),
     path("restaurant/<id:pk>/photos/", views.photos, name="photos"),
+    path("restaurant/<id:pk>/photos/<id:review_pk>/", views.photo, name="photo"),
     path("restaurant/<id:pk>/review/", views.add_review, name="add_review"),
     path("review/<id:pk>/report/", views.report_review, name="report_review"),
 ]

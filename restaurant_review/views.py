@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.db import DatabaseError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.functional import SimpleLazyObject
@@ -182,6 +182,40 @@ def photos(request: HttpRequest, pk: int) -> HttpResponse:
         **caching.fragment_context(key),
     }
     response = caching.render_page(request, key, "restaurant_review/photos.html", context)
+    return caching.tag(response, request, key)
+
+
+@require_safe
+@caching.canonical_query()
+@revalidate
+@condition(etag_func=caching.details_etag)
+def photo(request: HttpRequest, pk: int, review_pk: int) -> HttpResponse:
+    """One review's photo on a page of the site: at a size that fits, whose review it is, the
+    previous and next photo of the restaurant (newest first, as in its gallery), and the way
+    back. Cached as the restaurant's other pages are."""
+    key = caching.details_key(request, pk)
+    if key is None:
+        raise Http404("No such restaurant.")
+
+    def the_photo() -> Review:
+        review = get_object_or_404(_photos(pk).select_related("restaurant"), pk=review_pk)
+        newer = _photos(pk).filter(
+            Q(created_at__gt=review.created_at) | Q(created_at=review.created_at, pk__gt=review.pk)
+        )
+        older = _photos(pk).filter(
+            Q(created_at__lt=review.created_at) | Q(created_at=review.created_at, pk__lt=review.pk)
+        )
+        review.newer = newer.order_by("created_at", "pk").first()  # type: ignore[attr-defined]
+        review.older = older.first()  # type: ignore[attr-defined]
+        return review
+
+    context = {
+        "review": SimpleLazyObject(the_photo),
+        **caching.fragment_context(f"{key}.{review_pk}"),
+    }
+    response = caching.render_page(
+        request, f"{key}.{review_pk}", "restaurant_review/photo.html", context
+    )
     return caching.tag(response, request, key)
 
 

@@ -430,3 +430,37 @@ def test_a_typo_still_finds_restaurants_and_says_so(client: Client, make_restaur
     assert names("kumo ramne")[0] == ["Kumo Ramen"]  # every word close to one of its words
     assert names("xqzzv")[0] == []
     assert "closest spellings" not in names("pizzeria")[1]
+
+
+def test_every_photo_link_opens_a_page_of_the_site_with_its_review_and_neighbours(
+    client: Client, make_restaurant: Any
+) -> None:
+    restaurant = make_restaurant(name="Photo Place")
+    first, middle, last = store_photo_reviews(restaurant, 3)  # oldest first
+    for url in (
+        restaurant.get_absolute_url(),
+        reverse("restaurant_review:photos", args=[restaurant.pk]),
+    ):
+        html = client.get(url).content.decode()
+        assert 'href="/media/' not in html  # no photo opens as a bare file
+        assert reverse("restaurant_review:photo", args=[restaurant.pk, middle.pk]) in html
+    assert "See all 3 photos" in client.get(restaurant.get_absolute_url()).content.decode()
+
+    page = client.get(reverse("restaurant_review:photo", args=[restaurant.pk, middle.pk]))
+    assert page.status_code == HTTPStatus.OK
+    html = page.content.decode()
+    assert "From R1's review" in html and f"#review-{middle.pk}" in html
+    newer = reverse("restaurant_review:photo", args=[restaurant.pk, last.pk])
+    older = reverse("restaurant_review:photo", args=[restaurant.pk, first.pk])
+    assert f'rel="prev" href="{newer}"' in html and f'rel="next" href="{older}"' in html
+    newest = client.get(newer).content.decode()
+    back = reverse("restaurant_review:photo", args=[restaurant.pk, middle.pk])
+    assert 'rel="prev"' not in newest and f'rel="next" href="{back}"' in newest
+    # A photo of another restaurant, or of a hidden review, has no page here.
+    other = make_restaurant(name="Elsewhere")
+    assert (
+        client.get(reverse("restaurant_review:photo", args=[other.pk, middle.pk])).status_code
+        == 404
+    )
+    Review.objects.filter(pk=first.pk).update(hidden=True)
+    assert client.get(older).status_code == HTTPStatus.NOT_FOUND

@@ -334,3 +334,23 @@ def test_home_cards_covers_line_up_with_and_without_photos(page: Any, site: Site
     )
     assert {"photo", "none"} <= set(kinds), kinds  # both kinds are on the page
     assert max(heights) - min(heights) <= 1, heights
+
+
+def test_a_photos_page_is_accessible_and_steps_to_the_next(page: Any, site: Site) -> None:
+    """From the gallery, a photo opens on a page of the site: no axe violation, nothing wider
+    than the screen, and "Next photo" leads on."""
+    page.goto(site.url + "/")
+    photo_link = page.locator(".restaurant-card a.card-link").first
+    photo_link.click()
+    page.wait_for_load_state()
+    gallery = page.get_by_role("link", name=re.compile(r"See all \d+ photos?"))
+    if gallery.count() == 0:  # the first restaurant has none: the busiest has some
+        page.goto(f"{site.url}/restaurant/{site.busy}/")
+    page.get_by_role("link", name=re.compile(r"See all \d+ photos?")).click()
+    page.locator(".gallery a").first.click()
+    page.locator(".photo-page").wait_for()
+    assert_accessible_and_fits(page, "a photo's page")
+    if page.get_by_role("link", name="Next photo").count():
+        page.get_by_role("link", name="Next photo").click()
+        page.locator(".photo-page").wait_for()
+        assert "/photos/" in page.url

@@ -163,7 +163,9 @@ def test_review_page_shows_renditions_and_links_the_full_photo(
     assert (review.photo_width, review.photo_height) == (2048, 1536)
     stem = review.photo.url.removesuffix(".jpg")
     page = client.get(reverse("restaurant_review:details", args=[restaurant.pk]))
-    assertContains(page, f'href="{review.photo.url}"')
+    photo_page = reverse("restaurant_review:photo", args=[restaurant.pk, review.pk])
+    assertContains(page, f'href="{photo_page}"')
+    assertContains(client.get(photo_page), f'href="{review.photo.url}"')
     assertContains(
         page,
         f'srcset="{stem}-320w.webp 320w, {stem}-640w.webp 640w, {stem}-1280w.webp 1280w"',

@@ -38,9 +38,10 @@ def fetch(url: str, ca_file: Any) -> tuple[int, bytes, Any]:
 
 
 def photo_urls(page: str) -> list[str]:
-    """The links to the full photos on a page, then every rendition URL in their srcsets, each
-    once (the photo strip and the review show the same renditions)."""
-    full = re.findall(r'<a class="review-photo" href="([^"]+)">', page)
+    """The links to the full photos on a page (a restaurant page with its photos' own pages,
+    as details() gives it), then every rendition URL in their srcsets, each once (the photo
+    strip and the review show the same renditions)."""
+    full = re.findall(r'<a class="full-photo" href="([^"]+)">', page)
     tiles = [
         url
         for srcset in re.findall(r'srcset="([^"]+)"', page)
@@ -55,7 +56,11 @@ def post_review(client: Client, restaurant: Any, review_data: Any, photo: bytes)
 
 
 def details(client: Client, restaurant: Any) -> str:
-    return client.get(reverse("restaurant_review:details", args=[restaurant.pk])).content.decode()
+    """The restaurant's page, then each of its reviews' photo pages (where the full photo is
+    linked), as one text."""
+    page = client.get(reverse("restaurant_review:details", args=[restaurant.pk])).content.decode()
+    photo_pages = re.findall(r'<a class="review-photo" href="([^"]+)">', page)
+    return page + "".join(client.get(url).content.decode() for url in photo_pages)
 
 
 def test_review_photo_goes_to_private_container_with_sas_link(

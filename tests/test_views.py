@@ -148,16 +148,18 @@ def test_details_links_photo_thumbnail_to_full_photo(
     html = client.get(details_url(restaurant)).content.decode()
     url = review.photo.url
     # The tile shows a rendition (64 px wide here: none is wider than the photo); a click
-    # opens the full photo.
+    # opens the photo's own page, which links the full photo.
     small = url.removesuffix(".jpg") + "-320w.webp"
+    page = reverse("restaurant_review:photo", args=[restaurant.pk, review.pk])
+    assert f'class="full-photo" href="{url}"' in client.get(page).content.decode()
     assert (
-        f'<a class="review-photo" href="{url}"><img src="{small}" srcset="{small} 64w" '
+        f'<a class="review-photo" href="{page}"><img src="{small}" srcset="{small} 64w" '
         'sizes="(max-width: 560px) calc(100vw - 3rem), 320px" width="64" height="48" '
         'alt="Photo from Ana&#x27;s review of Café Olé" loading="lazy" decoding="async">'
     ) in html
     # The photo strip above the reviews shows it first, loaded at once.
     assert (
-        f'<li><a href="{url}"><img src="{small}" srcset="{small} 64w" sizes="160px" width="64" '
+        f'<li><a href="{page}"><img src="{small}" srcset="{small} 64w" sizes="160px" width="64" '
         'height="48" alt="Photo from Ana&#x27;s review" loading="eager" decoding="async" '
         'fetchpriority="high"></a></li>'
     ) in html
