@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -95,45 +96,46 @@ def _table() -> str:
     return connection.ops.quote_name(PostingCount._meta.db_table)
 
 
+def _one_row(sql: str, params: list[Any]) -> tuple | None:
+    """The row one statement on the counts' table returns, if any ({table} in `sql`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(table=_table()), params)
+        return cursor.fetchone()
+
+
 def count(name: str, amount: int, seconds: int) -> int:
     """Add `amount` to the count `name` (a new one, or one whose time ran out, starts from
     zero and lasts `seconds`); the count now. One statement: atomic in PostgreSQL and SQLite."""
     now = int(time.time())
-    table = _table()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} AS c (name, count, expires) VALUES (%s, %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET count = CASE WHEN c.expires <= %s "
-            "THEN excluded.count ELSE c.count + excluded.count END, expires = CASE "
-            "WHEN c.expires <= %s THEN excluded.expires ELSE c.expires END RETURNING count",
-            [name, amount, now + seconds, now, now],
-        )
-        return int(cursor.fetchone()[0])
+    row = _one_row(
+        "INSERT INTO {table} AS c (name, count, expires) VALUES (%s, %s, %s) "
+        "ON CONFLICT (name) DO UPDATE SET count = CASE WHEN c.expires <= %s "
+        "THEN excluded.count ELSE c.count + excluded.count END, expires = CASE "
+        "WHEN c.expires <= %s THEN excluded.expires ELSE c.expires END RETURNING count",
+        [name, amount, now + seconds, now, now],
+    )
+    assert row is not None  # an upsert always returns its row
+    return int(row[0])
 
 
 def current(name: str) -> int:
     """The count `name` now (0 if there is none, or its time ran out)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT count FROM {_table()} WHERE name = %s AND expires > %s",
-            [name, int(time.time())],
-        )
-        row = cursor.fetchone()
+    row = _one_row(
+        "SELECT count FROM {table} WHERE name = %s AND expires > %s", [name, int(time.time())]
+    )
     return int(row[0]) if row else 0
 
 
 def _claim(name: str, seconds: int) -> bool:
     """Whether this call made `name` exist (or took it over once its time ran out)."""
     now = int(time.time())
-    table = _table()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} AS c (name, count, expires) VALUES (%s, 1, %s) "
-            "ON CONFLICT (name) DO UPDATE SET count = 1, expires = excluded.expires "
-            "WHERE c.expires <= %s RETURNING name",
-            [name, now + seconds, now],
-        )
-        return cursor.fetchone() is not None
+    row = _one_row(
+        "INSERT INTO {table} AS c (name, count, expires) VALUES (%s, 1, %s) "
+        "ON CONFLICT (name) DO UPDATE SET count = 1, expires = excluded.expires "
+        "WHERE c.expires <= %s RETURNING name",
+        [name, now + seconds, now],
+    )
+    return row is not None
 
 
 def _forget(name: str) -> None:
