@@ -144,18 +144,21 @@ def test_add_restaurant_and_post_review_with_photo(
         lambda r: "reviews/" in r.url and r.request.resource_type == "image"
     ) as photo_response:
         page.get_by_role("button", name="Post review").click()
-    # The tile is a WebP rendition, the narrowest that fills 320 CSS px; a click opens the photo.
+    # The tile is a WebP rendition, the narrowest that fills 320 CSS px.
     assert photo_response.value.status == 200
     assert photo_response.value.headers["content-type"] == "image/webp"
     page.get_by_text("Thank you! Your review was posted.").wait_for()
     image = page.get_by_alt_text("Photo from Robo's review of E2E Bistro")
     image.wait_for()
     assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 320
-    href = page.locator("a.review-photo").first.get_attribute("href")
-    full = page.request.get(urljoin(page.url, href))
-    assert full.status == 200 and full.headers["content-type"] == "image/jpeg"
     assert "Rated 4 out of 5" in page.locator(".rating-summary").inner_text()
     screenshot(page, live_app, "review-posted")
+    # The tile opens the photo's own page, which links the full photo.
+    page.locator("a.review-photo").first.click()
+    page.locator(".photo-page").wait_for()
+    href = page.locator("a.full-photo").get_attribute("href")
+    full = page.request.get(urljoin(page.url, href))
+    assert full.status == 200 and full.headers["content-type"] == "image/jpeg"
 
 
 def test_validation_error_is_shown_next_to_its_field_with_input_kept(
