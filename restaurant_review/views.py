@@ -209,14 +209,10 @@ def photo(request: HttpRequest, pk: int, review_pk: int) -> HttpResponse:
         review.older = older.first()  # type: ignore[attr-defined]
         return review
 
-    context = {
-        "review": SimpleLazyObject(the_photo),
-        **caching.fragment_context(f"{key}.{review_pk}"),
-    }
-    response = caching.render_page(
-        request, f"{key}.{review_pk}", "restaurant_review/photo.html", context
-    )
-    return caching.tag(response, request, key)
+    photo_key = f"{key}.{review_pk}"  # as details_etag makes it for this page
+    context = {"review": SimpleLazyObject(the_photo), **caching.fragment_context(photo_key)}
+    response = caching.render_page(request, photo_key, "restaurant_review/photo.html", context)
+    return caching.tag(response, request, photo_key)
 
 
 def _too_many_posts(request: HttpRequest, exceeded: limits.LimitExceeded) -> HttpResponse:

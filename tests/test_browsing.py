@@ -448,6 +448,8 @@ def test_every_photo_link_opens_a_page_of_the_site_with_its_review_and_neighbour
 
     page = client.get(reverse("restaurant_review:photo", args=[restaurant.pk, middle.pk]))
     assert page.status_code == HTTPStatus.OK
+    again = client.get(page.wsgi_request.path, HTTP_IF_NONE_MATCH=page["ETag"])
+    assert again.status_code == HTTPStatus.NOT_MODIFIED  # its own ETag, as for any page
     html = page.content.decode()
     assert "From R1's review" in html and f"#review-{middle.pk}" in html
     newer = reverse("restaurant_review:photo", args=[restaurant.pk, last.pk])
