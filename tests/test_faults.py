@@ -228,9 +228,12 @@ def test_after_a_restart_kept_connections_are_replaced_without_an_error(
 
     try:
         all_pages_answer()
-        forgotten = kept()
-        assert forgotten >= 2, "the workers kept no connections to replace"
-        assert proxy.forget_all() == forgotten  # the silent failover
+        on_server = kept()
+        assert on_server >= 2, "the workers kept no connections to replace"
+        forgotten = proxy.forget_all()  # the silent failover
+        # Every connection the server had is forgotten (a pool may be opening one more in the
+        # background meanwhile: counted by the proxy, not yet by the server).
+        assert forgotten >= on_server
         wait_until(lambda: kept() == 0, what="the server's ends of the connections to close")
         all_pages_answer()
         assert kept() >= 2
