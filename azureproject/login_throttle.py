@@ -5,8 +5,8 @@ real admin is never locked out from elsewhere; an attacker trying a few password
 many usernames never reaches it. Here every failed sign-in from an address is counted too, with
 the posting limits' counts (in the database every worker and instance shares), and past
 LOGIN_FAILURES_PER_ADDRESS in its window that address may not sign in at all until the window
-ends (axes' 429 page). Unlike the
-posting limits, this one stays on with POST_LIMITS=off: it guards the admin.
+ends (axes' 429 page). Unlike the posting limits, this one stays on with POST_LIMITS=off: it
+guards the admin.
 """
 
 import time

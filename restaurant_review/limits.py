@@ -11,7 +11,6 @@ the database anyway. POST_LIMITS=off turns every limit off (for load tests and b
 
 import contextlib
 import hashlib
-import ipaddress
 import re
 import time
 from collections.abc import Iterator
@@ -70,14 +69,9 @@ class LimitExceeded(Exception):
 
 
 def visitor(request: HttpRequest) -> str:
-    """A keyed digest of the visitor's address (its /64 for IPv6): no address is stored."""
+    """A keyed digest of who the visitor is, as settings.CLIENT_IP_CALLABLE says (an IPv6
+    visitor is their /64 there): no address is stored."""
     address = import_string(settings.CLIENT_IP_CALLABLE)(request) or "unknown"
-    try:
-        parsed = ipaddress.ip_address(address)
-        if parsed.version == 6:
-            address = str(ipaddress.ip_network(f"{parsed}/64", strict=False))
-    except ValueError:
-        pass
     return salted_hmac("restaurant_review.limits", address).hexdigest()[:32]
 
 
@@ -96,18 +90,18 @@ def _table() -> str:
     return connection.ops.quote_name(PostingCount._meta.db_table)
 
 
-def _one_row(sql: str, params: list[Any]) -> tuple | None:
-    """The row one statement on the counts' table returns, if any ({table} in `sql`)."""
+def _run(sql: str, params: list[Any]) -> tuple | None:
+    """One statement on the counts' table ({table} in `sql`); the row it returns, if any."""
     with connection.cursor() as cursor:
         cursor.execute(sql.format(table=_table()), params)
-        return cursor.fetchone()
+        return cursor.fetchone() if cursor.description else None
 
 
 def count(name: str, amount: int, seconds: int) -> int:
     """Add `amount` to the count `name` (a new one, or one whose time ran out, starts from
     zero and lasts `seconds`); the count now. One statement: atomic in PostgreSQL and SQLite."""
     now = int(time.time())
-    row = _one_row(
+    row = _run(
         "INSERT INTO {table} AS c (name, count, expires) VALUES (%s, %s, %s) "
         "ON CONFLICT (name) DO UPDATE SET count = CASE WHEN c.expires <= %s "
         "THEN excluded.count ELSE c.count + excluded.count END, expires = CASE "
@@ -120,7 +114,7 @@ def count(name: str, amount: int, seconds: int) -> int:
 
 def current(name: str) -> int:
     """The count `name` now (0 if there is none, or its time ran out)."""
-    row = _one_row(
+    row = _run(
         "SELECT count FROM {table} WHERE name = %s AND expires > %s", [name, int(time.time())]
     )
     return int(row[0]) if row else 0
@@ -129,7 +123,7 @@ def current(name: str) -> int:
 def _claim(name: str, seconds: int) -> bool:
     """Whether this call made `name` exist (or took it over once its time ran out)."""
     now = int(time.time())
-    row = _one_row(
+    row = _run(
         "INSERT INTO {table} AS c (name, count, expires) VALUES (%s, 1, %s) "
         "ON CONFLICT (name) DO UPDATE SET count = 1, expires = excluded.expires "
         "WHERE c.expires <= %s RETURNING name",
@@ -139,13 +133,11 @@ def _claim(name: str, seconds: int) -> bool:
 
 
 def _forget(name: str) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {_table()} WHERE name = %s", [name])
+    _run("DELETE FROM {table} WHERE name = %s", [name])
 
 
 def _purge_expired() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {_table()} WHERE expires <= %s", [int(time.time())])
+    _run("DELETE FROM {table} WHERE expires <= %s", [int(time.time())])
 
 
 def check(request: HttpRequest, kind: str, *, what: str) -> None:

@@ -170,16 +170,16 @@ class RestaurantQuerySet(models.QuerySet):
         typed = query_words(text)
         if not typed:
             return self.none()
-        scores = [
-            Func(
+        similarity = {
+            f"similarity_{index}": Func(
                 Value(word), F("search_text"), function="word_similarity", output_field=FloatField()
             )
-            for word in typed
-        ]
-        found = self.annotate(
-            **{f"similarity_{i}": score for i, score in enumerate(scores)}
-        ).filter(**{f"similarity_{i}__gte": SIMILAR for i in range(len(scores))})
-        closest = sum((F(f"similarity_{i}") for i in range(len(scores))), start=Value(0.0))
+            for index, word in enumerate(typed)
+        }
+        found = self.annotate(**similarity).filter(
+            **{f"{name}__gte": SIMILAR for name in similarity}
+        )
+        closest = sum((F(name) for name in similarity), start=Value(0.0))
         return found.annotate(relevance=closest).order_by("-relevance", "name", "pk")
 
     def sorted_by(self, sort: str) -> "RestaurantQuerySet":

@@ -413,22 +413,28 @@ def test_entra_sign_in_option_registers_the_app_without_a_secret_and_makes_you_a
     assert not any(c[:2] == ["ad", "app"] for c in default_runs[0][0])
 
 
-def test_github_repo_must_name_owner_and_repository(tmp_path: Path) -> None:
+def refused(tmp_path: Path, **env: str) -> str:
+    """deploy.sh with these settings stops with exit 2 before any az call; what it said."""
     result = subprocess.run(
         ["bash", str(PROJECT_DIR / "deploy.sh")],
         env={
             **os.environ,
             "APP_NAME": "my-reviews",
-            "GITHUB_REPO": "https://github.com/x",
             "PATH": f"{FAKE_AZ}:{os.environ['PATH']}",
             "FAKE_AZ_LOG": str(tmp_path / "l"),
             "FAKE_AZ_STATE": str(tmp_path / "s"),
+            **env,
         },
         capture_output=True,
         text=True,
     )
-    assert result.returncode == 2 and "GITHUB_REPO must be owner/name" in result.stderr
-    assert not (tmp_path / "l").exists()
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert not (tmp_path / "l").exists()  # no az call at all
+    return result.stderr
+
+
+def test_github_repo_must_name_owner_and_repository(tmp_path: Path) -> None:
+    assert "GITHUB_REPO must be owner/name" in refused(tmp_path, GITHUB_REPO="https://github.com/x")
 
 
 def test_deployer_address_is_asked_of_an_echo_service_when_not_given(tmp_path: Path) -> None:
@@ -629,21 +635,8 @@ def test_a_larger_site_autoscales_on_cpu_through_pgbouncer(scaled_runs: tuple[Ru
 def test_a_site_too_big_for_its_tiers_is_refused_before_anything_is_made(
     tmp_path: Path, options: dict[str, str], message: str
 ) -> None:
-    result = subprocess.run(
-        ["bash", str(PROJECT_DIR / "deploy.sh")],
-        env={
-            **os.environ,
-            "APP_NAME": "my-reviews",
-            "PATH": f"{FAKE_AZ}:{os.environ['PATH']}",
-            "FAKE_AZ_LOG": str(tmp_path / "l"),
-            "FAKE_AZ_STATE": str(tmp_path / "s"),
-            **options,
-        },
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 2 and message in result.stderr, result.stderr
-    assert not (tmp_path / "l").exists()  # no az call at all
+    said = refused(tmp_path, **options)
+    assert message in said, said
 
 
 def test_photos_can_be_undeleted_and_the_database_restored_to_a_point_in_time(
