@@ -109,19 +109,10 @@ fi
 # The database: its tier from the SKU, and its connections as Microsoft's table gives them
 # (max_connections; Azure keeps 15 of them). General Purpose and Memory Optimized have the
 # built-in PgBouncer (port 6432, 5,000 client connections); Burstable has not.
-pg_size="$(printf '%s' "$PG_SKU" | sed -nE 's/^Standard_[BDE]([0-9]+).*/\1/p')"
-case "$PG_SKU" in
-  Standard_B*) sku_tier=Burstable ;;
-  Standard_D*) sku_tier=GeneralPurpose ;;
-  Standard_E*) sku_tier=MemoryOptimized ;;
-  *) sku_tier="" ;;
-esac
-[ -n "$pg_size" ] && [ -n "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is not a Flexible Server SKU this script knows (e.g. Standard_B1ms, Standard_D2ds_v5, Standard_E2ds_v5)"
-PG_TIER="${PG_TIER:-$sku_tier}"
-[ "$PG_TIER" = "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is in the $sku_tier tier, not PG_TIER=$PG_TIER"
 pg_max_connections() {  # pg_max_connections SKU
   local tier size
   tier="$(printf '%s' "$1" | cut -c10)" size="$(printf '%s' "$1" | sed -nE 's/^Standard_[BDE]([0-9]+).*/\1/p')"
+  [ -n "$size" ] || return 0  # not a SKU name: nothing
   case "$tier:$size:$1" in
     B:*:Standard_B1ms) echo 50 ;; B:*:Standard_B2s) echo 429 ;; B:*:Standard_B2ms) echo 859 ;;
     B:4:*) echo 1718 ;; B:8:*) echo 3437 ;; B:*) echo 5000 ;;
@@ -129,9 +120,19 @@ pg_max_connections() {  # pg_max_connections SKU
     E:2:*) echo 1718 ;; E:4:*) echo 3437 ;; E:*) echo 5000 ;;
   esac
 }
+case "$PG_SKU" in
+  Standard_B*) sku_tier=Burstable ;;
+  Standard_D*) sku_tier=GeneralPurpose ;;
+  Standard_E*) sku_tier=MemoryOptimized ;;
+  *) sku_tier="" ;;
+esac
+pg_connections="$(pg_max_connections "$PG_SKU")"
+[ -n "$pg_connections" ] && [ -n "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is not a Flexible Server SKU this script knows (e.g. Standard_B1ms, Standard_D2ds_v5, Standard_E2ds_v5)"
+PG_TIER="${PG_TIER:-$sku_tier}"
+[ "$PG_TIER" = "$sku_tier" ] || refuse "PG_SKU=$PG_SKU is in the $sku_tier tier, not PG_TIER=$PG_TIER"
 if [ "$PG_TIER" = Burstable ]; then
   pgbouncer=0
-  shared_connections=$(($(pg_max_connections "$PG_SKU") - 15))
+  shared_connections=$((pg_connections - 15))
 else
   pgbouncer=1
   shared_connections=5000  # PgBouncer's max_client_conn; it keeps the server's side itself
@@ -491,7 +492,7 @@ if [ -n "$ALERT_EMAIL" ]; then
     "More than 10 server errors (5xx) in 5 minutes"
   metric_alert "$APP_NAME-health-check" "$WEBAPP_ID" "avg HealthCheckStatus < 100" 5m 1 \
     "An instance fails App Service's health check (/healthz)"
-  metric_alert "$DB_SERVER-connections" "$DB_ID" "max active_connections > $(($(pg_max_connections "$PG_SKU") * 8 / 10))" 5m 2 \
+  metric_alert "$DB_SERVER-connections" "$DB_ID" "max active_connections > $((pg_connections * 8 / 10))" 5m 2 \
     "Database connections above 80 % of the tier's max_connections"
   metric_alert "$DB_SERVER-storage" "$DB_ID" "avg storage_percent > 80" 15m 2 \
     "Database storage over 80 % full"
