@@ -6,6 +6,7 @@ combination of the tutorial's app settings and Service Connector's without reloa
 
 import hashlib
 import multiprocessing
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,19 @@ def env_int(env: Mapping[str, str], name: str, *, default: int) -> int:
         return int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number, not {value!r}") from None
+
+
+def site_time_zone(env: Mapping[str, str]) -> str:
+    """SITE_TIME_ZONE (an IANA name such as America/Los_Angeles), checked: opening hours and
+    dates are shown in it."""
+    name = env.get("SITE_TIME_ZONE", "").strip() or "UTC"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"SITE_TIME_ZONE must be a time zone name such as America/Los_Angeles, not {name!r}"
+        ) from None
+    return name
 
 
 def require(env: Mapping[str, str], name: str, why: str) -> str:

@@ -13,25 +13,21 @@ import time
 from typing import Any
 
 from axes.exceptions import AxesBackendPermissionDenied
-from django.conf import settings
 from django.http import HttpRequest
 
-from restaurant_review.limits import count, current, visitor, window
+from restaurant_review.limits import WindowCount, login_failure_rate, visitor
 
 
-def _key(request: HttpRequest) -> str:
-    key, _ = window(
-        "login-failures", visitor(request), settings.LOGIN_FAILURES_PER_ADDRESS, time.time()
-    )
-    return key
+def _failures(request: HttpRequest) -> WindowCount:
+    return WindowCount("login-failures", visitor(request), login_failure_rate(), time.time())
 
 
 def record_failure(request: HttpRequest) -> None:
-    count(_key(request), 1, settings.LOGIN_FAILURES_PER_ADDRESS.seconds + 60)
+    _failures(request).add(1)
 
 
 def address_locked(request: HttpRequest) -> bool:
-    return current(_key(request)) >= settings.LOGIN_FAILURES_PER_ADDRESS.count
+    return _failures(request).current() >= login_failure_rate().count
 
 
 class AddressThrottleBackend:

@@ -12,7 +12,7 @@ from azureproject.config import request_body_limit
 from azureproject.errors import OUTAGES, DependencyUnavailable
 from azureproject.health import HEALTH_PATH, WARMUP_PATH, health_response
 from azureproject.views import outage_response
-from restaurant_review.photos import megabytes
+from restaurant_review.photos import megabytes_text
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class RequestSizeLimitMiddleware:
         limit = request_size_limit()
         if length > limit:
             body = loader.render_to_string(
-                "413.html", {"limit_mb": megabytes(settings.PHOTO_MAX_BYTES)}
+                "413.html", {"limit_mb": megabytes_text(settings.PHOTO_MAX_BYTES)}
             )
             response = HttpResponse(body, status=413)
             # One WARNING line (Django's request logger then leaves this response alone).

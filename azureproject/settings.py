@@ -26,9 +26,9 @@ from azureproject.config import (
     photo_origins,
     photo_storage_settings,
     refuse_unresolved_key_vault_references,
+    site_time_zone,
     uses_blob_storage,
 )
-from restaurant_review.limits import Rate, parse_rates
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = os.environ
@@ -151,7 +151,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Wrong passwords from one address, whatever the usernames, before it may not sign in at all.
-LOGIN_FAILURES_PER_ADDRESS = Rate(20, 15 * 60)
+LOGIN_FAILURES_PER_ADDRESS = "20/15m"
 AXES_FAILURE_LIMIT = 5
 AXES_COOLOFF_TIME = timedelta(minutes=15)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -166,24 +166,15 @@ ENTRA_SIGN_IN = AZURE_MODE and env.get("WEBSITE_AUTH_ENABLED", "").strip().lower
 CLIENT_IP_CALLABLE = "azureproject.client_ip.client_ip"
 AXES_CLIENT_IP_CALLABLE = CLIENT_IP_CALLABLE
 
-# Per-visitor posting limits (restaurant_review/limits.py), COUNT/PERIOD pairs (units s, m, h,
-# d), counted in the database every worker and instance shares. POST_LIMITS=off turns them all
-# off (load tests, benchmarks). POST_LIMIT_REVIEWS (default 5/10m,20/1d),
-# POST_LIMIT_RESTAURANTS (3/1h,10/1d), POST_LIMIT_PHOTO_MB (megabytes of stored photos,
-# 60/1d).
+# Per-visitor posting limits (restaurant_review/limits.py reads and checks them): COUNT/PERIOD
+# pairs; docs/configuration.md has each variable and its default.
 POST_LIMITS_ENABLED = env.get("POST_LIMITS", "on").strip().lower() not in {"off", "0", "false"}
-_REVIEW_RATES = parse_rates(env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"))
-POST_LIMITS = {
-    "reviews": _REVIEW_RATES,
-    # Photos decoded, valid form or not, counted before the decoding: no more than reviews.
-    "photo_decodes": _REVIEW_RATES,
-    "restaurants": parse_rates(env.get("POST_LIMIT_RESTAURANTS", "3/1h,10/1d")),
-    # Reports of reviews, for the moderators.
-    "reports": parse_rates("10/1h,30/1d"),
-    "photo_bytes": tuple(
-        Rate(rate.count * 1024 * 1024, rate.seconds)
-        for rate in parse_rates(env.get("POST_LIMIT_PHOTO_MB", "60/1d"))
-    ),
+POST_LIMIT_RATES = {
+    "reviews": env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"),
+    "photo_decodes": env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"),
+    "restaurants": env.get("POST_LIMIT_RESTAURANTS", "3/1h,10/1d"),
+    "reports": "10/1h,30/1d",
+    "photo_bytes": env.get("POST_LIMIT_PHOTO_MB", "60/1d"),  # megabytes
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -194,7 +185,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
+TIME_ZONE = site_time_zone(os.environ)
 USE_I18N = True
 USE_TZ = True
 

@@ -6,14 +6,14 @@ behaves where Django's tests look, with and without its pool (`DB_POOL=1`), run 
 from the sdist of the installed Django version (pip downloads it once into
 `.ci/cache/django-tests/`), or from `--tests DIR`.
 
-The real pieces, as in the tests: PostgreSQL over TLS (tests/postgres.py), logging in with
-the tokens the test identity endpoint hands out (tests/identity.py) for this backend, and with
+The real pieces, as in the tests: PostgreSQL over TLS (localazure/postgres.py), logging in with
+the tokens the test identity endpoint hands out (localazure/identity.py) for this backend, and with
 a password for the stock one. Both roles may create databases (the test runner makes its own
 and clones them); the token role is a superuser here only so that Django's tests that create
 extensions run for both.
 
-    .venv/bin/python benchmarks/django_suite.py                    # the default apps, 2 processes
-    .venv/bin/python benchmarks/django_suite.py --parallel 4 backends queries
+    .venv/bin/python -m benchmarks.django_suite                    # the default apps, 2 processes
+    .venv/bin/python -m benchmarks.django_suite --parallel 4 backends queries
 
 It prints, for each backend and mode, the tests run, failures, errors and skips, and the
 errors that name a missing relation (a connection in another process's database) or a
@@ -33,18 +33,16 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+from psycopg import sql
 
-from psycopg import sql  # noqa: E402
-
-from tests.postgres import (  # noqa: E402
+from localazure.postgres import (
     ADMIN_PASSWORD,
     PostgresApp,
     PostgresServer,
     find_bindir,
     make_postgres_app,
 )
+from localazure.services import PROJECT_DIR
 
 # Django's tests that exercise the database backend most: connections, transactions, queries,
 # schema changes, and the test runner's own database handling (3,188 tests in Django 5.2).

@@ -6,15 +6,15 @@ connection budget as deploy.sh gives it (DB_MAX_CONNECTIONS = the budget ÷ the 
 35 by default, a Burstable B1ms's connections for the app). Each page is drawn a few times on
 each instance first; then wrk loads every instance at once with the benchmark's connections
 each, the home page and then a restaurant page, while the server's connections of the app's
-role are sampled (tests/postgres.py's ConnectionWatch).
+role are sampled (localazure/postgres.py's ConnectionWatch).
 """
 
 import statistics
 from pathlib import Path
 
-from tests.load import load_together
-from tests.postgres import ConnectionWatch, PostgresServer
-from tests.services import http_request, instances_together
+from localazure.load import load_together
+from localazure.postgres import ConnectionWatch, PostgresServer
+from localazure.services import http_request, instances_together
 
 
 def load_instances(

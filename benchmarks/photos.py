@@ -13,8 +13,8 @@
 3. Lighthouse 13 (npm `lighthouse`, with CHROME_PATH=/usr/bin/chromium): mobile Performance of
    that page.
 
-    python3 benchmarks/photos.py
-    python3 benchmarks/photos.py --skip-azure --skip-lighthouse
+    python3 -m benchmarks.photos
+    python3 -m benchmarks.photos --skip-azure --skip-lighthouse
 
 Needs what ./run-tests.sh installs (PostgreSQL, Azurite, Chromium, Playwright), and
 `npm install -g lighthouse@13.5.0` for part 3.
@@ -35,24 +35,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
+import trustme
+from PIL import Image, ImageFilter
 
-import trustme  # noqa: E402
-from PIL import Image, ImageFilter  # noqa: E402
-
-from benchmarks.lighthouse import browser_args, median_report  # noqa: E402
-from restaurant_review.management.commands._demo_photos import DISHES, demo_photo  # noqa: E402
-from tests.azurite import Azurite, find_azurite  # noqa: E402
-from tests.helpers import CHROMIUM  # noqa: E402
-from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
-from tests.services import (  # noqa: E402
+from benchmarks.lighthouse import browser_args, median_report
+from localazure.azurite import Azurite, find_azurite
+from localazure.postgres import PostgresServer, find_bindir, make_postgres_app
+from localazure.services import (
+    PROJECT_DIR,
     AppServer,
     base_env,
     manage,
     post_form,
-    worker_memory_mb,  # noqa: E402
+    worker_memory_mb,
 )
+from restaurant_review.management.commands._demo_photos import DISHES, demo_photo
+from tests.helpers import CHROMIUM
 
 MB = 1024 * 1024
 VIEWPORTS = {

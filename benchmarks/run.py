@@ -2,7 +2,7 @@
 
 Runs the app with start.sh and gunicorn.conf.py (production config, workers from the CPU
 count) on PostgreSQL through the Entra-token backend and, unless --no-redis, with the shared
-page cache in Redis over TLS logging in with Entra tokens (tests/redis_server.py), the test
+page cache in Redis over TLS logging in with Entra tokens (localazure/redis_server.py), the test
 managed-identity endpoint handing out the tokens. It seeds a realistic data set, drives load
 with wrk (a native load generator: Debian's package; a Python one sharing the cores limited
 the figures itself), and prints for the home page, a restaurant page with many reviews (and
@@ -11,9 +11,9 @@ never-stale check costs) and a review post: requests/s, p50/p99 latency, SQL que
 request, identity-endpoint calls and memory per worker, each page's throughput as a share of
 a bare Django view's (the ceiling), and the query counts at two data sizes.
 
-    python3 benchmarks/run.py                       # 1,000 restaurants, 50,000 reviews
-    python3 benchmarks/run.py --seconds 5 --restaurants 200 --reviews 10000
-    python3 benchmarks/run.py --restaurants 100 --reviews 2000 --busiest 20 --workers 2 \
+    python3 -m benchmarks.run                       # 1,000 restaurants, 50,000 reviews
+    python3 -m benchmarks.run --seconds 5 --restaurants 200 --reviews 10000
+    python3 -m benchmarks.run --restaurants 100 --reviews 2000 --busiest 20 --workers 2 \
         --upstream ../msdocs-django-postgresql-sample-app   # and the upstream sample's pages
 
 Needs the PostgreSQL server binaries and redis-server (./run-tests.sh installs them) and wrk
@@ -32,15 +32,12 @@ import urllib.parse
 from contextlib import ExitStack
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-from benchmarks.instances import load_instances, print_instances  # noqa: E402
-from benchmarks.upstream import upstream_server  # noqa: E402
-from tests.load import find_wrk, report, wrk_command  # noqa: E402
-from tests.postgres import PostgresServer, find_bindir, make_postgres_app  # noqa: E402
-from tests.redis_server import REDIS_RESOURCE, RedisServer, find_redis_server  # noqa: E402
-from tests.services import (  # noqa: E402
+from benchmarks.instances import load_instances, print_instances
+from benchmarks.upstream import upstream_server
+from localazure.load import find_wrk, report, wrk_command
+from localazure.postgres import PostgresServer, find_bindir, make_postgres_app
+from localazure.redis_server import REDIS_RESOURCE, RedisServer, find_redis_server
+from localazure.services import (
     AppServer,
     base_env,
     http_request,

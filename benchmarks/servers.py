@@ -11,7 +11,7 @@ wrk (8 connections, medians), as docs/azure.md's "Request bodies" reports.
 - with --waitress DIR, waitress (DIR: a folder where `pip install --target DIR waitress` put
   it), which buffers every request before a thread sees it, in one process of 8 threads.
 
-    .venv/bin/python benchmarks/servers.py --before 3be2456 --waitress /tmp/waitress
+    .venv/bin/python -m benchmarks.servers --before 3be2456 --waitress /tmp/waitress
 
 Each gunicorn runs 2 workers x 4 threads on the embedded default (SQLite, 20 restaurants).
 Not part of the test suite.
@@ -26,11 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(PROJECT_DIR))
-
-from tests.load import report, wrk_command  # noqa: E402
-from tests.services import base_env, free_port, manage, wait_for_http  # noqa: E402
+from localazure.load import report, wrk_command
+from localazure.services import PROJECT_DIR, base_env, free_port, manage, wait_for_http
 
 PAGES = {"bare view": "/__bare__/", "home page": "/"}
 MINIMAL = "minimal Django, gthread"

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from psycopg import sql
 
-from tests.postgres import PostgresServer
-from tests.services import free_port, http_request
+from localazure.postgres import PostgresServer
+from localazure.services import free_port, http_request
 
 SETTINGS = """from azureproject.production import *  # noqa: F403
 

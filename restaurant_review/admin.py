@@ -1,5 +1,6 @@
 from typing import Any, cast
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.db.models import Count, QuerySet
@@ -8,7 +9,7 @@ from django.template.defaultfilters import truncatechars
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 
-from restaurant_review.forms import ReviewAdminForm
+from restaurant_review.forms import OpeningHoursFields, ReviewAdminForm
 from restaurant_review.models import (
     Report,
     ReportedReview,
@@ -53,6 +54,15 @@ class ReviewInline(admin.TabularInline):
         return truncatechars(review.review_text, 90)
 
 
+class RestaurantAdminForm(OpeningHoursFields, forms.ModelForm):
+    """The admin's restaurant form, with the public form's seven day fields."""
+
+    class Meta:
+        model = Restaurant
+        # The admin's fieldsets name the model's fields (given formfield_overrides there).
+        fields: list[str] = []
+
+
 @admin.register(Restaurant)
 class RestaurantAdmin(admin.ModelAdmin):
     list_display = [
@@ -66,9 +76,17 @@ class RestaurantAdmin(admin.ModelAdmin):
     ]
     search_fields = ["name", "street_address", "neighbourhood"]
     list_filter = ["cuisine", "price_level", "created_at"]
+    form = RestaurantAdminForm
     fieldsets = [
         (None, {"fields": ["name", "street_address", "description"]}),
         ("Details", {"fields": ["cuisine", "neighbourhood", "price_level", "phone", "website"]}),
+        (
+            "Opening hours",
+            {
+                "fields": list(OpeningHoursFields.HOURS_FIELDS),
+                "description": OpeningHoursFields.HOURS_HINT,
+            },
+        ),
     ]
     # A website typed without a scheme is https (Django 6's default; no warning meanwhile).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -24,6 +24,6 @@ class RestaurantReviewConfig(AppConfig):
     verbose_name = "Restaurant reviews"
 
     def ready(self) -> None:
-        from restaurant_review import signals  # noqa: F401  (connects the photo clean-up)
+        from restaurant_review import limits, signals  # noqa: F401  (its check; the signals)
 
         connection_created.connect(add_sqlite_functions, dispatch_uid="restaurant_review.sqlite")

@@ -5,7 +5,9 @@ restaurant's header and page of reviews, the unbound review form) are cached wit
 `{% cache %}` tag under keys made here from:
 - versions the database keeps (models.ContentVersion for the site's lists, Restaurant.version
   for a restaurant's page), read before the data: a write anywhere, through any worker or
-  instance or the admin, moves them on, so the next request renders afresh;
+  instance or the admin, moves them on, so the next request renders afresh; and for a
+  restaurant, its opening hours' status now ("Open now · until 22:00"), which the clock
+  changes without a write;
 - the query string (page number, search), which decides what the page lists;
 - what photo links look like now (a storage whose links change over time, such as signed
   ones, says so with `url_version()`), so a cached page never carries expired links;
@@ -39,7 +41,7 @@ from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 
-from restaurant_review.models import restaurant_version, site_version
+from restaurant_review.versions import restaurant_state, site_version
 
 # Cached parts leave the cache after a day unused; a changed version makes a new key at once.
 FRAGMENT_SECONDS = 24 * 3600
@@ -125,15 +127,15 @@ def details_key(request: HttpRequest, pk: int) -> str | None:
     restaurant."""
 
     def compute() -> str | None:
-        version = restaurant_version(pk)
-        if version is None:
+        state = restaurant_state(pk)
+        if state is None:
             return None
-        return f"restaurant.{pk}.{version}.{_page_digest(request)}"
+        return f"restaurant.{pk}.{state.version}.{_digest(state.hours)}.{_page_digest(request)}"
 
     return _memo(request, f"details.{pk}", compute)
 
 
-def _visitor(request: HttpRequest) -> str:
+def _per_visitor(request: HttpRequest) -> str:
     """What a page shows differently per visitor: the CSRF token is masked from the CSRF
     cookie's secret, and a signed-in member of staff sees the admin link."""
     # The secret CsrfViewMiddleware read from the cookie, or get_token() made while rendering.
@@ -153,12 +155,11 @@ def etag(request: HttpRequest, key: str | None) -> str | None:
     shown (the page is new each time then), nor for a page that does not exist."""
     if key is None or _message_waiting(request):
         return None
-    return (
-        f'W/"{_digest(settings.CACHES["default"].get("KEY_PREFIX", ""), key, _visitor(request))}"'
-    )
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    return f'W/"{_digest(prefix, key, _per_visitor(request))}"'
 
 
-def tag(response: HttpResponse, request: HttpRequest, key: str | None) -> HttpResponse:
+def set_etag(response: HttpResponse, request: HttpRequest, key: str | None) -> HttpResponse:
     """Give a page just rendered its ETag as of now: a first visit's CSRF secret is made while
     rendering, after `condition` computed the ETag it checks, so the next visit can match."""
     if request.method in {"GET", "HEAD"} and response.status_code == HTTPStatus.OK:

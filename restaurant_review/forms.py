@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.db.models.fields.files import FieldFile
 
+from restaurant_review import hours
 from restaurant_review.models import (
     RATING_MAX,
     RATING_MIN,
@@ -18,15 +19,15 @@ from restaurant_review.models import (
     Report,
     Restaurant,
     Review,
-    delete_stored_photo,
 )
+from restaurant_review.photo_storage import cleaned_up_unless_storage_failed, delete_stored_photo
 from restaurant_review.photos import (
     ACCEPT,
     FORMAT_NAMES,
     PhotoBusy,
     PhotoError,
     PhotoFile,
-    megabytes,
+    megabytes_text,
     reencode_photo,
 )
 
@@ -78,6 +79,9 @@ class BrowseForm(forms.Form):
         # "Best match" only orders a search.
         if not self.cleaned_data.get("q"):
             self.fields["sort"].choices = [c for c in SORTS if c[0] != RELEVANCE]  # type: ignore[attr-defined]
+        # The order used when none is chosen: static/js/site.js leaves it out of the address.
+        default = RELEVANCE if self.cleaned_data.get("q") else "name"
+        self.fields["sort"].widget.attrs["data-default"] = default
         # The order in use shows as chosen, also when the address names none.
         if self.data.get("sort") != self.sort_order:
             self.data = {
@@ -122,6 +126,11 @@ class BrowseForm(forms.Form):
         searching = bool(self.cleaned_data.get("q"))
         chosen = self.cleaned_data.get("sort") or (RELEVANCE if searching else "name")
         return "name" if chosen == RELEVANCE and not searching else chosen
+
+    @property
+    def filters_chosen(self) -> int:
+        """How many filters narrow the list (the search aside), for the phone's "Filters (2)"."""
+        return sum(1 for name in ("cuisine", "price", "rating") if self.cleaned_data.get(name))
 
     @property
     def filtering(self) -> bool:
@@ -184,7 +193,9 @@ class SiteForm(forms.ModelForm):
         max_length=200,
         widget=forms.TextInput(attrs={"tabindex": "-1", "autocomplete": "off"}),
     )
-    TRAP = "homepage"
+    BOT_TRAP = "homepage"
+    # Fields drawn together as a group of day fields (OpeningHoursFields); none by default.
+    HOURS_FIELDS: tuple[str, ...] = ()
 
     # What the error summary says for an empty required field, by field name: it names the
     # field ("Enter your name"), as the summary's links stand on their own.
@@ -214,7 +225,7 @@ class SiteForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
-        if cleaned.get(self.TRAP):
+        if cleaned.get(self.BOT_TRAP):
             raise forms.ValidationError(TRAPPED, code="trap")
         return cleaned
 
@@ -237,7 +248,53 @@ class SiteForm(forms.ModelForm):
                 field.widget.attrs["aria-invalid"] = "true"
 
 
-class RestaurantForm(SiteForm):
+class DayHoursField(forms.CharField):
+    """One day's opening hours as typed (restaurant_review.hours.parse_day): cleans to its
+    ranges, [] for a day left empty or "closed"."""
+
+    def __init__(self, day: str) -> None:
+        super().__init__(label=day, required=False, max_length=80)
+        self.widget.attrs["autocomplete"] = "off"
+
+    def clean(self, value: Any) -> list[hours.Range]:
+        return hours.parse_day(super().clean(value))
+
+
+class OpeningHoursFields(forms.Form):
+    """Seven fields, one a day, for Restaurant.opening_hours; for the public form and the
+    admin's alike (mixed in before the ModelForm)."""
+
+    HOURS_FIELDS = tuple(f"hours_{day.lower()}" for day in hours.DAYS)
+    HOURS_HINT = (
+        'Each day as "11:30-22:00" or "9am-5pm"; several ranges separated by commas. Leave a '
+        "day empty if it is closed, and every day empty if you do not know."
+    )
+    hours_monday = DayHoursField("Monday")
+    hours_tuesday = DayHoursField("Tuesday")
+    hours_wednesday = DayHoursField("Wednesday")
+    hours_thursday = DayHoursField("Thursday")
+    hours_friday = DayHoursField("Friday")
+    hours_saturday = DayHoursField("Saturday")
+    hours_sunday = DayHoursField("Sunday")
+
+    instance: Restaurant
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.opening_hours:
+            days = hours.week(self.instance.opening_hours)
+            for name, ranges in zip(self.HOURS_FIELDS, days, strict=True):
+                self.initial.setdefault(name, hours.editable(ranges))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        if not any(name in self.errors for name in self.HOURS_FIELDS):
+            days = [cleaned.get(name) or [] for name in self.HOURS_FIELDS]
+            self.instance.opening_hours = hours.week_text(days)
+        return cleaned
+
+
+class RestaurantForm(OpeningHoursFields, SiteForm):
     required_messages = {
         "name": "Enter the restaurant's name",
         "street_address": "Enter the street address",
@@ -273,6 +330,7 @@ class RestaurantForm(SiteForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.order_fields([*self.Meta.fields, *self.HOURS_FIELDS])  # the bot trap last
         for name, blank in (("cuisine", "Choose a cuisine"), ("price_level", "Choose a price")):
             field = self.fields[name]
             field.choices = [("", blank), *list(field.choices)[1:]]  # type: ignore[attr-defined]
@@ -343,22 +401,22 @@ def process_photo(upload: IO[bytes], *, size: int) -> PhotoFile:
 
 def save_review(review: Review) -> Review:
     """Store the review's new photo (and its renditions), then the row; if the row cannot be
-    written, remove the photo again.
+    written, the photo is cleaned up by photo_storage's one rule (not when Storage itself
+    failed: OSError, raised before anything is written to the database)."""
 
-    A storage failure raises OSError before anything is written to the database. Storage is
-    not asked again to delete what it did store (it would only be waited on again): such a
-    photo is left to purge_orphan_photos.
-    """
-    with transaction.atomic():
-        try:
-            review.save()
-        except OSError:
-            raise  # Storage failed: see above
-        except BaseException:
-            if review.photo and review.photo._committed:
-                delete_stored_photo(review.photo.name, why="its review was not saved")
-            raise
+    def delete_photo() -> None:
+        if review.photo and review.photo._committed:
+            delete_stored_photo(review.photo.name, why="its review was not saved")
+
+    with transaction.atomic(), cleaned_up_unless_storage_failed(delete_photo):
+        review.save()
     return review
+
+
+class StarRatingInput(forms.RadioSelect):
+    """Tappable stars: a radio group drawn as stars (forms/star_rating.html)."""
+
+    template_name = "forms/star_rating.html"
 
 
 class ReviewForm(PhotoFormMixin, SiteForm):
@@ -367,12 +425,12 @@ class ReviewForm(PhotoFormMixin, SiteForm):
     required_messages = {"rating": "Choose a rating"}
 
     rating = forms.TypedChoiceField(
-        choices=[("", "Choose a rating")]
-        + [
+        choices=[
             (value, f"{value} star{'s' if value > 1 else ''}")
             for value in range(RATING_MIN, RATING_MAX + 1)
         ],
         coerce=int,
+        widget=StarRatingInput,
     )
     photo = forms.FileField(
         label="Photo",
@@ -393,7 +451,7 @@ class ReviewForm(PhotoFormMixin, SiteForm):
         super().__init__(*args, **kwargs)
         self.fields[
             "photo"
-        ].help_text = f"{FORMAT_NAMES}, up to {megabytes(settings.PHOTO_MAX_BYTES)} MB."
+        ].help_text = f"{FORMAT_NAMES}, up to {megabytes_text(settings.PHOTO_MAX_BYTES)} MB."
 
     def notices(self) -> list[tuple[str, str]]:
         # A browser never sends a file back: when the form comes back for another field's

@@ -7,9 +7,15 @@ fixed windows in the PostingCount table and raised with one atomic upsert before
 stored: one over is taken back and refused. In the database, not a cache, so that a cache
 that is full, evicting or down never turns a limit off (nor refuses an upload): posting needs
 the database anyway. POST_LIMITS=off turns every limit off (for load tests and benchmarks).
+
+The rates come from settings as text (settings.POST_LIMIT_RATES, LOGIN_FAILURES_PER_ADDRESS)
+and are read here (`rates()`), checked at start by a system check (`check_rates`). A `Quota`
+names what is counted and how people are told of it; `WindowCount` is the counter itself, also
+used by the admin's sign-in throttle.
 """
 
 import contextlib
+import functools
 import hashlib
 import re
 import time
@@ -18,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core import checks
 from django.db import connection
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -53,17 +60,72 @@ def parse_rates(text: str) -> tuple[Rate, ...]:
     return tuple(rates)
 
 
-# Kinds counted in bytes, shown to people in megabytes.
-BYTE_KINDS = {"photo_bytes"}
+@dataclass(frozen=True)
+class Quota:
+    """What a posting limit counts: `kind`, its rates' name in settings.POST_LIMIT_RATES, and
+    `what` it is for people ("reviews", "MB of photos"); `in_megabytes` when counted in bytes
+    and set in megabytes."""
+
+    kind: str
+    what: str
+    in_megabytes: bool = False
+
+
+REVIEWS = Quota("reviews", "reviews")
+# Photos decoded, valid form or not, counted before the decoding: no more than reviews.
+PHOTOS_CHECKED = Quota("photo_decodes", "photos checked")
+RESTAURANTS = Quota("restaurants", "restaurants added")
+REPORTS = Quota("reports", "reports")
+PHOTO_BYTES = Quota("photo_bytes", "photos", in_megabytes=True)
+QUOTAS = (REVIEWS, PHOTOS_CHECKED, RESTAURANTS, REPORTS, PHOTO_BYTES)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str, scale: int) -> tuple[Rate, ...]:
+    return tuple(Rate(rate.count * scale, rate.seconds) for rate in parse_rates(text))
+
+
+def rates(quota: Quota) -> tuple[Rate, ...]:
+    """The quota's rates as settings.POST_LIMIT_RATES gives them (bytes for one counted in
+    megabytes); none when it names none."""
+    text = settings.POST_LIMIT_RATES.get(quota.kind, "")
+    return _parsed(text, 1024 * 1024 if quota.in_megabytes else 1)
+
+
+def login_failure_rate() -> Rate:
+    """settings.LOGIN_FAILURES_PER_ADDRESS, read."""
+    return _parsed(settings.LOGIN_FAILURES_PER_ADDRESS, 1)[0]
+
+
+@checks.register()
+def check_rates(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Each rate setting readable (and the login throttle's one rate): the app refuses to start
+    with a message naming the setting, rather than failing on the first post."""
+    errors: list[checks.CheckMessage] = []
+    texts = {
+        **{f"POST_LIMIT_RATES[{kind!r}]": text for kind, text in settings.POST_LIMIT_RATES.items()},
+        "LOGIN_FAILURES_PER_ADDRESS": settings.LOGIN_FAILURES_PER_ADDRESS,
+    }
+    for name, text in texts.items():
+        try:
+            parsed = parse_rates(text)
+        except ValueError as exc:
+            errors.append(checks.Error(f"{name}: {exc}", id="restaurant_review.E001"))
+            continue
+        if name == "LOGIN_FAILURES_PER_ADDRESS" and len(parsed) != 1:
+            errors.append(
+                checks.Error(f"{name} must be one rate, not {text!r}", id="restaurant_review.E001")
+            )
+    return errors
 
 
 class LimitExceeded(Exception):
     """Over a posting limit: `retry_after` seconds until the window that is full ends;
     `limit` says it for people ("5 reviews per 10 minutes", "60 MB of photos per day")."""
 
-    def __init__(self, *, kind: str, what: str, rate: Rate, retry_after: int) -> None:
-        count = f"{rate.count // (1024 * 1024)} MB of" if kind in BYTE_KINDS else rate.count
-        self.limit = f"{count} {what} per {rate.window()}"
+    def __init__(self, *, quota: Quota, rate: Rate, retry_after: int) -> None:
+        count = f"{rate.count // (1024 * 1024)} MB of" if quota.in_megabytes else rate.count
+        self.limit = f"{count} {quota.what} per {rate.window()}"
         super().__init__(self.limit)
         self.rate, self.retry_after = rate, retry_after
 
@@ -75,13 +137,35 @@ def visitor(request: HttpRequest) -> str:
     return salted_hmac("restaurant_review.limits", address).hexdigest()[:32]
 
 
-def window(kind: str, who: str, rate: Rate, now: float) -> tuple[str, int]:
-    """The cache key counting `kind` for visitor `who` in the window of `rate` that holds
-    `now`, and the seconds until that window ends (Retry-After)."""
-    index = int(now // rate.seconds)
-    return f"limit:{kind}:{who}:{rate.seconds}:{index}", max(
-        1, int((index + 1) * rate.seconds - now)
-    )
+@dataclass(frozen=True)
+class WindowCount:
+    """The count of `kind` for visitor `who` in the fixed window of `rate` that holds `now`
+    (a row of PostingCount, kept a minute past the window's end)."""
+
+    kind: str
+    who: str
+    rate: Rate
+    now: float
+
+    @property
+    def name(self) -> str:
+        return f"limit:{self.kind}:{self.who}:{self.rate.seconds}:{self._index}"
+
+    @property
+    def _index(self) -> int:
+        return int(self.now // self.rate.seconds)
+
+    @property
+    def retry_after(self) -> int:
+        """Seconds until this window ends (Retry-After)."""
+        return max(1, int((self._index + 1) * self.rate.seconds - self.now))
+
+    def add(self, amount: int) -> int:
+        """Add `amount`; the count now."""
+        return count(self.name, amount, self.rate.seconds + 60)
+
+    def current(self) -> int:
+        return current(self.name)
 
 
 def _table() -> str:
@@ -140,46 +224,45 @@ def _purge_expired() -> None:
     _run("DELETE FROM {table} WHERE expires <= %s", [int(time.time())])
 
 
-def check(request: HttpRequest, kind: str, *, what: str) -> None:
-    """LimitExceeded if this visitor has used up a window of `kind` already: asked before the
+def check(request: HttpRequest, quota: Quota) -> None:
+    """LimitExceeded if this visitor has used up a window of `quota` already: asked before the
     costly work (decoding a photo) for a post that could not be accepted anyway."""
     if not settings.POST_LIMITS_ENABLED:
         return
     now, who = time.time(), visitor(request)
-    for rate in settings.POST_LIMITS.get(kind, ()):
-        key, retry_after = window(kind, who, rate, now)
-        if current(key) >= rate.count:
-            raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
+    for rate in rates(quota):
+        window = WindowCount(quota.kind, who, rate, now)
+        if window.current() >= rate.count:
+            raise LimitExceeded(quota=quota, rate=rate, retry_after=window.retry_after)
 
 
-def take(request: HttpRequest, *wanted: tuple[str, int, str]) -> None:
-    """Count each (kind, amount, what) for this visitor in every window of
-    settings.POST_LIMITS[kind] (kinds: reviews, restaurants, photo_bytes); if any would go
-    over, take back all of them and raise LimitExceeded (`what` names that one for people)."""
+def take(request: HttpRequest, *wanted: tuple[Quota, int]) -> None:
+    """Count each (quota, amount) for this visitor in every window of its rates; if any would
+    go over, take back all of them and raise LimitExceeded for that one."""
     if not settings.POST_LIMITS_ENABLED:
         return
     now, who, counted = time.time(), visitor(request), []
     _purge_expired()  # windows that have ended: a post is rare, the delete cheap
-    for kind, amount, what in wanted:
-        for rate in settings.POST_LIMITS.get(kind, ()) if amount > 0 else ():
-            key, retry_after = window(kind, who, rate, now)
-            total = count(key, amount, rate.seconds + 60)
-            counted.append((key, amount, rate.seconds + 60))
+    for quota, amount in wanted:
+        for rate in rates(quota) if amount > 0 else ():
+            window = WindowCount(quota.kind, who, rate, now)
+            total = window.add(amount)
+            counted.append((window, amount))
             if total > rate.count:
-                for done, done_amount, seconds in counted:
-                    count(done, -done_amount, seconds)
-                raise LimitExceeded(kind=kind, what=what, rate=rate, retry_after=retry_after)
+                for done, done_amount in counted:
+                    done.add(-done_amount)
+                raise LimitExceeded(quota=quota, rate=rate, retry_after=window.retry_after)
 
 
 def _text_digest(text: str) -> str:
     return hashlib.sha256(" ".join(text.casefold().split()).encode()).hexdigest()[:32]
 
 
-def _seen_key(request: HttpRequest, restaurant_id: int, text: str) -> str:
-    return f"seen:{restaurant_id}:{visitor(request)}:{_text_digest(text)}"
+def _seen_key(request: HttpRequest, what: str, about: int, text: str) -> str:
+    return f"seen:{what}:{about}:{visitor(request)}:{_text_digest(text)}"
 
 
-# How long a visitor's review text is remembered, to refuse the same one again.
+# How long a visitor's review text (or report) is remembered, to refuse the same one again.
 SEEN_SECONDS = 7 * 86400
 
 
@@ -187,12 +270,24 @@ def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
     """Whether this visitor posted the same text (ignoring case and spacing) here lately."""
     if not settings.POST_LIMITS_ENABLED:
         return False
-    return current(_seen_key(request, restaurant_id, text)) > 0
+    return current(_seen_key(request, "review", restaurant_id, text)) > 0
 
 
 def remember_posted(request: HttpRequest, restaurant_id: int, text: str) -> None:
     if settings.POST_LIMITS_ENABLED:
-        count(_seen_key(request, restaurant_id, text), 1, SEEN_SECONDS)
+        count(_seen_key(request, "review", restaurant_id, text), 1, SEEN_SECONDS)
+
+
+def already_reported(request: HttpRequest, review_id: int) -> bool:
+    """Whether this visitor reported this review lately."""
+    if not settings.POST_LIMITS_ENABLED:
+        return False
+    return current(_seen_key(request, "report", review_id, "")) > 0
+
+
+def remember_reported(request: HttpRequest, review_id: int) -> None:
+    if settings.POST_LIMITS_ENABLED:
+        count(_seen_key(request, "report", review_id, ""), 1, SEEN_SECONDS)
 
 
 # How long a visitor's upload in progress blocks their next one at most (if a worker died

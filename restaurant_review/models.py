@@ -1,12 +1,7 @@
 import logging
-import time
-import uuid
-from pathlib import PurePath
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import Storage
 from django.core.validators import MaxValueValidator, MinValueValidator, URLValidator
 from django.db import connections, models
 from django.db.models import (
@@ -27,13 +22,12 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from restaurant_review.photos import (
-    RENDITION_WIDTHS,
-    Photo,
-    PhotoFile,
-    rendition_name,
-    rendition_size,
-    stored_names,
+from restaurant_review import hours
+from restaurant_review.photo_storage import (
+    PhotoRendition,
+    ReviewPhotoField,
+    photo_renditions,
+    review_photo_path,
 )
 from restaurant_review.search import SIMILAR, folded, query_words
 from restaurant_review.validators import (
@@ -145,21 +139,30 @@ class RestaurantQuerySet(models.QuerySet):
         return self.filter(name__iexact=name)
 
     def search(self, text: str) -> "RestaurantQuerySet":
-        """Restaurants where every word of `text` starts a word of the name, cuisine or
-        neighbourhood, ignoring case and accents, in any order ("napoli pizz" finds
-        "Pizzeria Napoli"), best matches first: more words in the name, then a name that
-        starts with the first word typed; then by name (restaurant_review.search). Each word
-        is one LIKE on Restaurant.search_text, which a trigram index serves on PostgreSQL."""
+        """Restaurants where every word of `text` starts a word of the name, cuisine,
+        neighbourhood or description, ignoring case and accents, in any order ("napoli pizz"
+        finds "Pizzeria Napoli", "noodles" the ramen bars that describe theirs), best matches
+        first: more words in the name, then in the name, cuisine or neighbourhood (a word found
+        only in a description counts least), then a name that starts with the first word
+        typed; then by name (restaurant_review.search). Each word is one LIKE on
+        Restaurant.search_text or search_description, each served by its own trigram index on
+        PostgreSQL."""
         typed = query_words(text)
         if not typed:
             return self
-        found = self.filter(*(Q(search_text__contains=f" {word}") for word in typed))
-        in_name = [
-            Case(When(search_name__contains=f" {word}", then=Value(1)), default=Value(0))
+        found = self.filter(
+            *(
+                Q(search_text__contains=f" {word}") | Q(search_description__contains=f" {word}")
+                for word in typed
+            )
+        )
+        in_name_or_kind = [
+            Case(When(**{f"{column}__contains": f" {word}"}, then=Value(1)), default=Value(0))
             for word in typed
+            for column in ("search_name", "search_text")
         ]
         first = Case(When(search_name__startswith=f" {typed[0]}", then=Value(1)), default=Value(0))
-        relevance = sum(in_name, start=first)
+        relevance = sum(in_name_or_kind, start=first)
         return found.annotate(relevance=relevance).order_by("-relevance", "name", "pk")
 
     def similar(self, text: str) -> "RestaurantQuerySet":
@@ -259,10 +262,16 @@ class Restaurant(models.Model):
         validators=[URLValidator(schemes=["http", "https"], message=WEBSITE_INVALID)],
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    # Per weekday, as restaurant_review.hours keeps them ("" when not known); entered through
+    # the forms' seven day fields (forms.OpeningHoursFields).
+    opening_hours = models.TextField(default="", blank=True, editable=False)
     # What search matches, folded (restaurant_review.search): the name; the name, cuisine and
-    # neighbourhood. Kept by save() (and by bulk writers, with refresh_search()).
+    # neighbourhood; the description (dish words), in a column and index of its own so that
+    # the short text's index stays selective. Kept by save() (and by bulk writers, with
+    # refresh_search()).
     search_name = models.TextField(default="", editable=False)
     search_text = models.TextField(default="", editable=False)
+    search_description = models.TextField(default="", editable=False)
     # What the restaurant's page shows changed this many times: every save of the restaurant
     # and every change to its reviews adds one, in the database (never a stale value read back
     # and saved again), so cached parts of its page are keyed on it and never served stale.
@@ -291,7 +300,8 @@ class Restaurant(models.Model):
         ]
 
     # What search reads (refresh_search()).
-    SEARCHED_FIELDS = frozenset({"name", "cuisine", "neighbourhood"})
+    SEARCHED_FIELDS = frozenset({"name", "cuisine", "neighbourhood", "description"})
+    SEARCH_COLUMNS = ("search_name", "search_text", "search_description")
 
     def __str__(self) -> str:
         return self.name
@@ -300,7 +310,7 @@ class Restaurant(models.Model):
         self.refresh_search()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and self.SEARCHED_FIELDS.intersection(update_fields):
-            kwargs["update_fields"] = {*update_fields, "search_name", "search_text"}
+            kwargs["update_fields"] = {*update_fields, *self.SEARCH_COLUMNS}
         if not self._state.adding:
             self.version = models.F("version") + 1
             if kwargs.get("update_fields") is not None:
@@ -314,9 +324,26 @@ class Restaurant(models.Model):
         return reverse("restaurant_review:details", args=[self.pk])
 
     def refresh_search(self) -> None:
-        """Set the search columns from the name, cuisine and neighbourhood."""
+        """Set the search columns from the name, cuisine, neighbourhood and description."""
         self.search_name = folded(self.name)
         self.search_text = folded(self.name, self.get_cuisine_display(), self.neighbourhood)
+        self.search_description = folded(self.description)
+
+    def hours_status(self) -> "hours.Status | None":
+        """Open or closed now, in the site's time zone; None when the hours are not known."""
+        return hours.status(self.opening_hours, hours.local_now())
+
+    def hours_by_day(self) -> list[tuple[str, str, bool]]:
+        """(day, its hours as shown, whether it is today), Monday first; [] when not known."""
+        if not self.opening_hours:
+            return []
+        today = hours.local_now().weekday()
+        return [
+            (day, hours.shown(ranges), index == today)
+            for index, (day, ranges) in enumerate(
+                zip(hours.DAYS, hours.week(self.opening_hours), strict=True)
+            )
+        ]
 
     def phone_link(self) -> str:
         return phone_link(self.phone)
@@ -349,79 +376,6 @@ class Restaurant(models.Model):
         ]
 
 
-def review_photo_path(instance: "Review", filename: str) -> str:
-    """A unique name per photo, keeping the extension the photo was re-encoded to."""
-    return f"reviews/{uuid.uuid4().hex}{PurePath(filename).suffix.lower()}"
-
-
-class PhotoRendition(NamedTuple):
-    url: str
-    width: int
-    height: int
-
-
-def photo_renditions(
-    name: str | None, width: int | None, height: int | None
-) -> list[PhotoRendition]:
-    """The renditions of the photo stored as `name`, `width` x `height`, narrowest first, one
-    per distinct width; none without a photo or its size (stored before renditions existed)."""
-    if not name or not width or not height:
-        return []
-    storage = Review.photo.field.storage
-    renditions: dict[int, PhotoRendition] = {}
-    for slot in RENDITION_WIDTHS:
-        size = rendition_size(width, height, slot)
-        renditions.setdefault(
-            size[0], PhotoRendition(storage.url(rendition_name(name, slot)), *size)
-        )
-    return list(renditions.values())
-
-
-def store_renditions(storage: Storage, name: str, photo: Photo) -> None:
-    """Store `photo`'s renditions beside the photo stored as `name`. If one cannot be stored,
-    the error goes on, and those stored are deleted again unless Storage itself is failing
-    (OSError): then they are left to purge_orphan_photos rather than waited on again."""
-    stored: list[str] = []
-    try:
-        for rendition in photo.renditions:
-            target = rendition_name(name, rendition.slot)
-            stored.append(storage.save(target, ContentFile(rendition.content, name=target)))
-    except OSError:
-        raise
-    except BaseException:
-        for leftover in stored:
-            _delete_quietly(storage, leftover, why="the other renditions could not be stored")
-        raise
-
-
-class ReviewPhotoField(models.ImageField):
-    """An ImageField that, when a new PhotoFile is saved, stores its renditions too and sets
-    the review's photo_width and photo_height (fields declared after this one, so the INSERT or
-    UPDATE being prepared still reads their new values)."""
-
-    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
-        file = getattr(model_instance, self.attname)
-        new = file.file if file and not file._committed else None
-        stored = super().pre_save(model_instance, add)
-        if isinstance(new, PhotoFile):
-            try:
-                store_renditions(stored.storage, stored.name, new.photo)
-            except OSError:
-                # Storage is failing: deleting would only wait on it again. The photo is an
-                # orphan that purge_orphan_photos removes; the save fails as a whole.
-                raise
-            except BaseException:
-                _delete_quietly(stored.storage, stored.name, why="its renditions failed")
-                raise
-            model_instance.photo_width, model_instance.photo_height = (  # type: ignore[attr-defined]
-                new.photo.width,
-                new.photo.height,
-            )
-        elif not stored:
-            model_instance.photo_width = model_instance.photo_height = None  # type: ignore[attr-defined]
-        return stored
-
-
 class ReviewQuerySet(models.QuerySet):
     def visible(self) -> "ReviewQuerySet":
         """What the public pages show, count and average: reviews no moderator has hidden."""
@@ -436,6 +390,8 @@ class ReviewQuerySet(models.QuerySet):
         changed = Review.objects.filter(pk__in=rows).exclude(hidden=hidden).update(hidden=hidden)
         restaurant_ids = set(rows.values())
         if changed:
+            from restaurant_review.versions import content_changed  # it imports the models
+
             content_changed(*restaurant_ids)
         return changed
 
@@ -533,63 +489,3 @@ class ContentVersion(models.Model):
 
     def __str__(self) -> str:
         return f"content version {self.value}"
-
-
-def content_changed(*restaurant_ids: int | None) -> None:
-    """Record a change to what these restaurants' pages show, and so to the site's lists:
-    call it after writing (the signals in restaurant_review.signals do, for saves and deletes
-    of restaurants and reviews; bulk writes call it themselves)."""
-    ids = {pk for pk in restaurant_ids if pk is not None}
-    if ids:
-        Restaurant.objects.filter(pk__in=ids).update(version=models.F("version") + 1)
-    updated = ContentVersion.objects.filter(pk=ContentVersion.SITE).update(
-        value=models.F("value") + 1
-    )
-    if not updated:
-        _recreate_site_version()
-
-
-def _recreate_site_version() -> int:
-    """The row was deleted: start again from the clock in nanoseconds, beyond any count it
-    had reached, so no key used before comes back."""
-    row, _ = ContentVersion.objects.get_or_create(
-        pk=ContentVersion.SITE, defaults={"value": time.time_ns()}
-    )
-    return row.value
-
-
-def _one_value(sql: str, pk: int) -> Any:
-    """The one column of the row `pk` that `sql` selects, or None. Plain SQL: every page reads
-    a version, and building the query with the ORM would cost more than running it."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(sql, [pk])
-        row = cursor.fetchone()
-    return row[0] if row else None
-
-
-def site_version() -> int:
-    """The site's content version (ContentVersion)."""
-    table = ContentVersion._meta.db_table
-    value = _one_value(f"SELECT value FROM {table} WHERE id = %s", ContentVersion.SITE)
-    return value if value is not None else _recreate_site_version()
-
-
-def restaurant_version(pk: int) -> int | None:
-    """The restaurant's version, None if there is no such restaurant."""
-    return _one_value(f"SELECT version FROM {Restaurant._meta.db_table} WHERE id = %s", pk)
-
-
-def delete_stored_photo(name: str, *, why: str) -> None:
-    """Remove a review's photo and its renditions from storage. A failure is logged, not
-    raised: the row, which is what people see, is already right, and a stray file costs only
-    storage."""
-    storage = Review.photo.field.storage
-    for stored in stored_names(name):
-        _delete_quietly(storage, stored, why=why)
-
-
-def _delete_quietly(storage: Storage, name: str, *, why: str) -> None:
-    try:
-        storage.delete(name)
-    except Exception:
-        logger.exception("Could not delete photo %s (%s)", name, why)

@@ -34,7 +34,7 @@ ACCEPT = ",".join(photo_format.content_type for photo_format in FORMATS.values()
 MEGABYTE = 1024 * 1024
 
 
-def megabytes(size: int) -> str:
+def megabytes_text(size: int) -> str:
     """`size` in MB for people: one decimal at most, rounded up, so a photo just over a 5 MB
     limit reads 5.1 MB rather than the limit itself."""
     return f"{math.ceil(size * 10 / MEGABYTE) / 10:.1f}".removesuffix(".0")
@@ -167,7 +167,8 @@ def reencode_photo(
     of waiting for the DECODING slot)."""
     if size > max_bytes:
         raise PhotoError(
-            f"The photo is {megabytes(size)} MB; the largest accepted is {megabytes(max_bytes)} MB."
+            f"The photo is {megabytes_text(size)} MB; the largest accepted is "
+            f"{megabytes_text(max_bytes)} MB."
         )
     with DECODING.taken(wait_seconds=wait_seconds):
         return _reencode(upload, size=size, max_edge=max_edge, max_pixels=max_pixels)

@@ -7,13 +7,9 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from restaurant_review.models import (
-    ReportedReview,
-    Restaurant,
-    Review,
-    content_changed,
-    delete_stored_photo,
-)
+from restaurant_review.models import ReportedReview, Restaurant, Review
+from restaurant_review.photo_storage import delete_stored_photo
+from restaurant_review.versions import content_changed
 
 # Django sends a proxy model's signals with the proxy as sender: every receiver of Review's is
 # also ReportedReview's, the moderators' queue, which saves and deletes the same rows.

@@ -95,7 +95,7 @@ def index(request: HttpRequest) -> HttpResponse:
         **caching.fragment_context(key),
     }
     response = caching.render_page(request, key, "restaurant_review/index.html", context)
-    return caching.tag(response, request, key)
+    return caching.set_etag(response, request, key)
 
 
 def _restaurant_page_queryset() -> QuerySet[Restaurant]:
@@ -152,7 +152,7 @@ def _render_details(
         response = render(request, "restaurant_review/details.html", context, status=status)
     else:
         response = caching.render_page(request, key, "restaurant_review/details.html", context)
-    return caching.tag(response, request, key)
+    return caching.set_etag(response, request, key)
 
 
 @require_safe
@@ -182,7 +182,7 @@ def photos(request: HttpRequest, pk: int) -> HttpResponse:
         **caching.fragment_context(key),
     }
     response = caching.render_page(request, key, "restaurant_review/photos.html", context)
-    return caching.tag(response, request, key)
+    return caching.set_etag(response, request, key)
 
 
 @require_safe
@@ -212,7 +212,7 @@ def photo(request: HttpRequest, pk: int, review_pk: int) -> HttpResponse:
     photo_key = f"{key}.{review_pk}"  # as details_etag makes it for this page
     context = {"review": SimpleLazyObject(the_photo), **caching.fragment_context(photo_key)}
     response = caching.render_page(request, photo_key, "restaurant_review/photo.html", context)
-    return caching.tag(response, request, photo_key)
+    return caching.set_etag(response, request, photo_key)
 
 
 def _too_many_posts(request: HttpRequest, exceeded: limits.LimitExceeded) -> HttpResponse:
@@ -249,7 +249,7 @@ def create_restaurant(request: HttpRequest) -> HttpResponse:
                 messages.info(request, f"“{existing.name}” is already listed: here it is.")
                 return redirect(existing)
             try:
-                limits.take(request, ("restaurants", 1, "restaurants added"))
+                limits.take(request, (limits.RESTAURANTS, 1))
             except limits.LimitExceeded as exceeded:
                 return _too_many_posts(request, exceeded)
             restaurant = form.save()
@@ -313,9 +313,9 @@ def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
         # Before the photo is decoded: a post over the limit costs no CPU; and the decoding
         # itself counts, valid form or not (one visitor's invalid uploads had kept a decoder
         # busy without end).
-        limits.check(request, "reviews", what="reviews")
+        limits.check(request, limits.REVIEWS)
         if request.FILES.get("photo"):
-            limits.take(request, ("photo_decodes", 1, "photos checked"))
+            limits.take(request, (limits.PHOTOS_CHECKED, 1))
     except limits.LimitExceeded as exceeded:
         return _too_many_posts(request, exceeded)
     form = ReviewForm(request.POST, request.FILES, instance=Review(restaurant=restaurant))
@@ -331,11 +331,7 @@ def _add_review(request: HttpRequest, pk: int) -> HttpResponse:
         form.add_error("review_text", ALREADY_POSTED)
         return _render_details(request, pk, form=form, status=HTTPStatus.BAD_REQUEST)
     try:
-        limits.take(
-            request,
-            ("reviews", 1, "reviews"),
-            ("photo_bytes", form.stored_photo_bytes(), "photos"),
-        )
+        limits.take(request, (limits.REVIEWS, 1), (limits.PHOTO_BYTES, form.stored_photo_bytes()))
     except limits.LimitExceeded as exceeded:
         return _too_many_posts(request, exceeded)
     try:
@@ -363,17 +359,17 @@ def report_review(request: HttpRequest, pk: int) -> HttpResponse:
     status = HTTPStatus.OK
     if request.method == "POST":
         if form.is_valid():
-            if limits.already_posted(request, -review.pk, "report"):
+            if limits.already_reported(request, review.pk):
                 messages.info(request, ALREADY_REPORTED)
                 return redirect(review.restaurant)
             try:
-                limits.take(request, ("reports", 1, "reports"))
+                limits.take(request, (limits.REPORTS, 1))
             except limits.LimitExceeded as exceeded:
                 return _too_many_posts(request, exceeded)
             report = form.save(commit=False)
             report.review = review
             report.save()
-            limits.remember_posted(request, -review.pk, "report")
+            limits.remember_reported(request, review.pk)
             logger.info("Review %s reported: %s", review.pk, report.reason)
             messages.success(request, "Thank you: a moderator will look at this review.")
             return redirect(review.restaurant)

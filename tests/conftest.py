@@ -1,6 +1,6 @@
-"""Shared fixtures. The real components (tests/postgres.py, tests/identity.py,
-tests/azurite.py, tests/services.py) are wired up here; each skips on a laptop that lacks the
-component and fails in CI (CI=true), where they are required."""
+"""Shared fixtures. The real components (the localazure package) are wired up here; a test
+whose component this machine lacks (localazure's ComponentMissing) skips on a laptop and fails
+in CI (CI=true), where they are required."""
 
 import io
 import logging
@@ -15,13 +15,20 @@ from django.core.cache import caches
 from PIL import ExifTags, Image
 
 from azureproject.credential import reset_credentials
+from localazure.azurite import Azurite, find_azurite
+from localazure.identity import IdentityEndpoint
+from localazure.postgres import PostgresApp, PostgresServer, make_postgres_app, usable_bindir
+from localazure.redis_server import RedisServer, find_redis_server
+from localazure.services import ComponentMissing
 from restaurant_review.models import Restaurant, Review
-from tests.azurite import Azurite, find_azurite
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS, BlobApp, azure_mode_settings, image_bytes
-from tests.identity import IdentityEndpoint
-from tests.postgres import PostgresApp, PostgresServer, make_postgres_app, usable_bindir
-from tests.redis_server import RedisServer, find_redis_server
-from tests.services import unavailable
+from tests.helpers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    BlobApp,
+    azure_mode_settings,
+    image_bytes,
+    unavailable,
+)
 
 # Tests that start processes (the app, servers, browsers, scripts): `-m "not slow"` skips them.
 SLOW_MODULES = {
@@ -35,6 +42,22 @@ SLOW_MODULES = {
     "test_scale_out",
 }
 REAL_COMPONENTS = {"postgres_server", "azurite", "redis_server"}
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except ComponentMissing as missing:
+        unavailable(str(missing))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    try:
+        return (yield)
+    except ComponentMissing as missing:
+        unavailable(str(missing))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -137,7 +160,7 @@ def media_files(settings: Any) -> Callable[[], list[Path]]:
     return files
 
 
-# Real PostgreSQL and the test managed-identity endpoint (tests/postgres.py, tests/identity.py)
+# Real PostgreSQL and the managed-identity endpoint (localazure/postgres.py, identity.py)
 
 
 @pytest.fixture(scope="session")
@@ -192,7 +215,7 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-# Azurite (tests/azurite.py) and Blob Storage settings for the app
+# Azurite (localazure/azurite.py) and Blob Storage settings for the app
 
 
 @pytest.fixture(scope="session")
@@ -244,7 +267,7 @@ def azure_mode_env(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str
     return azure_mode_settings(postgres_app, azurite)
 
 
-# Redis standing in for Azure Redis with Entra ID (tests/redis_server.py)
+# Redis standing in for Azure Redis with Entra ID (localazure/redis_server.py)
 
 
 @pytest.fixture(scope="session")

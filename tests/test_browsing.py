@@ -15,6 +15,7 @@ from pytest_django.asserts import assertContains, assertRedirects
 
 from restaurant_review.forms import RestaurantForm
 from restaurant_review.models import Restaurant, Review
+from tests import rich_results
 from tests.helpers import image_bytes, upload
 
 pytestmark = pytest.mark.django_db
@@ -394,6 +395,7 @@ def test_a_restaurant_page_describes_itself_for_search_engines_and_shared_links(
     found = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
     assert found is not None and "<Test>" not in found.group(1)  # no raw "<" in the data
     data = json.loads(found.group(1))
+    assert rich_results.problems(data) == []
     assert (data["@context"], data["@type"]) == ("https://schema.org", "Restaurant")
     assert data["name"] == "Trattoria <Test>"
     assert data["address"] == {"@type": "PostalAddress", "streetAddress": "1 Main St"}
@@ -466,3 +468,24 @@ def test_every_photo_link_opens_a_page_of_the_site_with_its_review_and_neighbour
     )
     Review.objects.filter(pk=first.pk).update(hidden=True)
     assert client.get(older).status_code == HTTPStatus.NOT_FOUND
+
+
+def test_dish_words_find_restaurants_by_their_description(
+    client: Client, make_restaurant: Any
+) -> None:
+    """A dish word finds the places that describe it; a match in a name, cuisine or
+    neighbourhood ranks above one found only in a description."""
+    make_restaurant(name="Kumo", cuisine="japanese", description="Handmade noodles, and sushi.")
+    make_restaurant(name="Sprout", cuisine="vegetarian", description="Everything can be vegan.")
+    make_restaurant(name="Noodle Bar", cuisine="thai", description="Curries.")
+    assert names_listed(client, q="noodles") == ["Kumo"]
+    assert names_listed(client, q="noodle") == ["Noodle Bar", "Kumo"]  # the name first
+    assert names_listed(client, q="VEGAN") == ["Sprout"]
+    assert names_listed(client, q="sushi japanese") == ["Kumo"]  # words from both
+    assert names_listed(client, q="sushi thai") == []
+    restaurant = Restaurant.objects.get(name="Sprout")
+    restaurant.description = "Plant-based plates."
+    restaurant.save(update_fields=["description"])
+    # No longer found by its description: only as a close spelling of "vegetarian".
+    assert client.get(INDEX, {"q": "vegan"}).context["page"].closest
+    assert names_listed(client, q="plant") == ["Sprout"]

@@ -13,7 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from azureproject.config import code_version
-from restaurant_review.models import ContentVersion, Restaurant, Review, content_changed
+from restaurant_review.models import ContentVersion, Restaurant, Review
+from restaurant_review.versions import content_changed
 from tests.helpers import upload
 
 INDEX = reverse("restaurant_review:index")

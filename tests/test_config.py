@@ -11,7 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from azureproject.config import database_settings, describe_connections, photo_storage_settings
-from tests.services import PROJECT_DIR
+from localazure.services import PROJECT_DIR
 
 BASE = Path("/app")
 
@@ -302,7 +302,7 @@ def test_photos_from_blob_storage_are_allowed_by_the_csp_and_nothing_else() -> N
 def test_grant_sql_is_printed_quoted_without_any_database() -> None:
     """--print-sql needs no connection, nor PostgreSQL settings: an administrator can read the
     SQL before running it, and a name cannot break out of its quotes."""
-    from tests.services import manage
+    from localazure.services import manage
 
     result = manage(
         "grant_identity_access", "--principal", 'evil"; DROP TABLE x; --', "--print-sql", env={}

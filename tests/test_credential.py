@@ -11,8 +11,8 @@ import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
 from azureproject.credential import SharedCredential
-from tests.identity import IdentityEndpoint
-from tests.services import wait_until
+from localazure.identity import IdentityEndpoint
+from localazure.services import wait_until
 
 SCOPE = "https://ossrdbms-aad.database.windows.net/.default"
 CLIENT_ID = "app-client-credential-test"

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.azure_cli import AZURE_CLI_VERSION, find_azure_cli, through_real_cli
-from tests.services import PROJECT_DIR, unavailable
+from localazure.azure_cli import AZURE_CLI_VERSION, find_azure_cli, through_real_cli
+from localazure.services import PROJECT_DIR
+from tests.helpers import unavailable
 
 FAKE_AZ = PROJECT_DIR / "tests" / "fake_az"
 

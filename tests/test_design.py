@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import image_bytes
-from tests.services import PROJECT_DIR, AppServer, base_env, manage, shell_output, unavailable
+from localazure.services import PROJECT_DIR, AppServer, base_env, manage, shell_output
+from tests.helpers import image_bytes, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -164,7 +164,7 @@ def test_forms_with_errors_have_no_axe_violations_and_focus_the_summary(
     assert page.get_by_label("Your name").input_value() == "Hasty"
     # Following a summary link moves to its field.
     page.locator(".error-summary").get_by_role("link").first.click()
-    assert page.evaluate("document.activeElement.id") == "id_rating"
+    assert page.evaluate("document.activeElement.id") == "id_rating_0"
     assert_accessible_and_fits(page, "review form, with errors")
 
 
@@ -299,7 +299,7 @@ def test_a_posted_review_is_in_view_with_its_thanks(
     try:
         page.goto(site.url + f"/restaurant/{site.busy}/")
         page.get_by_label("Your name").fill(f"Viewer {viewport['width']}")
-        page.get_by_label("Rating").select_option("5")
+        page.get_by_role("radio", name="5 stars").check()
         text = f"Landed right on it at {viewport['width']} px."
         page.get_by_role("textbox", name="Review").fill(text)
         page.get_by_role("button", name="Post review").click()
@@ -354,3 +354,73 @@ def test_a_photos_page_is_accessible_and_steps_to_the_next(page: Any, site: Site
         page.get_by_role("link", name="Next photo").click()
         page.locator(".photo-page").wait_for()
         assert "/photos/" in page.url
+
+
+def test_on_a_phone_results_come_first_and_filters_apply_themselves(
+    browser: Any, site: Site
+) -> None:
+    """At 390 px the filters fold under one line, so the first restaurant is on the first
+    screen; opened, a chosen filter applies at once, with only what was chosen in the address.
+    At 1280 px they show open; without JavaScript, Apply does it (the server drops the empty
+    fields)."""
+    for width, javascript in ((390, True), (1280, True), (390, False)):
+        context = browser.new_context(
+            viewport={"width": width, "height": 844}, java_script_enabled=javascript
+        )
+        page = context.new_page()
+        try:
+            page.goto(site.url + "/")
+            cuisine = page.get_by_label("Cuisine")
+            summary = page.locator(".filters-panel summary")
+            if width == 390:
+                assert summary.is_visible() and not cuisine.is_visible()
+                top = page.locator(".restaurant-card").first.bounding_box()["y"]
+                assert top < 844 * 0.6, f"the first restaurant starts at {top} px"
+                summary.click()
+            else:
+                assert cuisine.is_visible() and not summary.is_visible()
+            apply = page.get_by_role("button", name="Apply")
+            assert apply.is_visible() == (not javascript)
+            cuisine.select_option("french")
+            if not javascript:
+                apply.click()
+            page.wait_for_url(re.compile(r"cuisine=french"))
+            # With JavaScript, only what was chosen (not the default order); without, the
+            # form's every field less the empty ones.
+            expected = r"/\?cuisine=french$" if javascript else r"/\?cuisine=french&sort=name$"
+            assert re.search(expected, page.url), page.url
+            assert page.locator(".restaurant-card").count() > 0
+            assert page.title().startswith("French restaurants")
+            assert page.locator(".filters-chosen").inner_text().startswith("1")
+        finally:
+            context.close()
+
+
+def test_the_star_rating_is_tapped_or_keyed_and_shows_what_is_chosen(page: Any, site: Site) -> None:
+    """Five radio buttons drawn as stars: tapping the fourth checks "4 stars" and fills four;
+    the arrow keys move the choice, as in any radio group."""
+    page.goto(f"{site.url}/restaurant/{site.empty}/")
+    star_color = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--star').trim()"
+    )
+    stars = page.locator(".star-input label")
+    assert stars.count() == 5
+
+    def filled() -> int:
+        page.mouse.move(0, 0)  # no hover preview
+        colors = stars.evaluate_all("labels => labels.map(l => getComputedStyle(l).color)")
+        lit = page.evaluate(
+            "c => { const d = document.createElement('div'); d.style.color = c; "
+            "document.body.append(d); const v = getComputedStyle(d).color; d.remove(); "
+            "return v; }",
+            star_color,
+        )
+        return sum(1 for color in colors if color == lit)
+
+    assert filled() == 0
+    stars.nth(3).click()
+    assert page.get_by_role("radio", name="4 stars").is_checked()
+    assert filled() == 4
+    page.keyboard.press("ArrowLeft")
+    assert page.get_by_role("radio", name="3 stars").is_checked()
+    assert filled() == 3

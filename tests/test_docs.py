@@ -5,7 +5,8 @@ import subprocess
 import textwrap
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+from localazure.services import PROJECT_DIR
+
 CODE = ["azureproject", "restaurant_review", "gunicorn.conf.py", "start.sh"]
 # Read by libraries, not by our code, or set by the platform for the identity SDK.
 NOT_OURS = {"DJANGO_SETTINGS_MODULE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "PYTHON"}

@@ -12,9 +12,9 @@ from urllib.parse import urljoin
 import pytest
 import trustme
 
+from localazure.postgres import make_postgres_app
+from localazure.services import PROJECT_DIR, AppServer, base_env, manage
 from tests.helpers import azure_mode_settings, image_bytes
-from tests.postgres import make_postgres_app
-from tests.services import PROJECT_DIR, AppServer, base_env, manage
 
 pytestmark = pytest.mark.browser
 
@@ -109,10 +109,12 @@ def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
     page.wait_for_url(re.compile(r"q="))
     names = page.locator(".restaurant-grid h2").all_inner_texts()
     assert names and word.lower() in names[0].lower()  # name matches first
-    # The filter bar is a plain form: choose, then Apply.
+    # A filter applies as soon as it is chosen (Apply is for pages without JavaScript), and
+    # the address carries only what was chosen.
+    assert not page.get_by_role("button", name="Apply").is_visible()
     page.get_by_label("Sort by").select_option("rating")
-    page.get_by_role("button", name="Apply").click()
     page.wait_for_url(re.compile(r"sort=rating"))
+    assert "cuisine=" not in page.url and "price=" not in page.url
     shown = page.locator(".restaurant-grid .stars-number").all_inner_texts()
     assert shown == sorted(shown, key=float, reverse=True)
     assert page.get_by_label("Search restaurants").input_value() == word.upper()
@@ -137,7 +139,7 @@ def test_add_restaurant_and_post_review_with_photo(
     assert page.locator("h1").inner_text() == "E2E Bistro"
 
     page.get_by_label("Your name").fill("Robo")
-    page.get_by_label("Rating").select_option("4")
+    page.get_by_role("radio", name="4 stars").check()
     page.get_by_role("textbox", name="Review").fill("Crisp and quick.")
     page.get_by_label("Photo (optional)").set_input_files(str(photo))
     with page.expect_response(
@@ -171,7 +173,7 @@ def test_validation_error_is_shown_next_to_its_field_with_input_kept(
     field = page.locator(".field-invalid")
     assert field.count() == 1
     assert "Choose a rating" in field.inner_text()
-    assert field.locator("select").get_attribute("name") == "rating"
+    assert field.get_by_role("radio").first.get_attribute("name") == "rating"
     assert page.get_by_label("Your name").input_value() == "Hasty"
     assert page.get_by_role("textbox", name="Review").input_value() == "Forgot the stars."
     screenshot(page, live_app, "validation-error")

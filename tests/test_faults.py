@@ -18,12 +18,10 @@ from typing import Any
 
 import pytest
 
-from restaurant_review.photos import stored_names
-from tests.azurite import Azurite
-from tests.helpers import AZURE_HOST, image_bytes
-from tests.postgres import PostgresServer, make_postgres_app
-from tests.proxy import ForgetfulProxy
-from tests.services import (
+from localazure.azurite import Azurite
+from localazure.postgres import PostgresServer, make_postgres_app
+from localazure.proxy import ForgetfulProxy
+from localazure.services import (
     AppServer,
     base_env,
     http_request,
@@ -32,6 +30,8 @@ from tests.services import (
     shell_output,
     wait_until,
 )
+from restaurant_review.photos import stored_names
+from tests.helpers import AZURE_HOST, image_bytes
 
 pytestmark = [pytest.mark.postgres, pytest.mark.azurite]
 

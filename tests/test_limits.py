@@ -2,6 +2,8 @@
 address; counts shared by every worker through the limits cache; a 429 page in the site's
 layout with Retry-After; the same review twice refused; a restaurant listed twice pointed to."""
 
+import io
+import random
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -10,13 +12,14 @@ import pytest
 from django.contrib.messages import get_messages
 from django.test import Client, RequestFactory
 from django.urls import reverse
+from PIL import Image
 from pytest_django.asserts import assertContains, assertRedirects
 
+from localazure.services import app_server, base_env, manage, post_form, shell_output
 from restaurant_review import limits
 from restaurant_review.limits import Rate, parse_rates
-from restaurant_review.models import PostingCount, Restaurant, Review
+from restaurant_review.models import Restaurant, Review
 from tests.helpers import image_bytes, upload
-from tests.services import app_server, base_env, manage, post_form, shell_output
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +70,7 @@ def test_a_form_with_errors_is_not_counted(make_restaurant: Any) -> None:
 def test_over_the_limit_no_photo_is_decoded(
     make_restaurant: Any, monkeypatch: Any, settings: Any
 ) -> None:
-    settings.POST_LIMITS = {**settings.POST_LIMITS, "reviews": (Rate(1, 600),)}
+    settings.POST_LIMIT_RATES = {**settings.POST_LIMIT_RATES, "reviews": "1/10m"}
     restaurant, poster = make_restaurant(), visitor(5)
     assert post_review(poster, restaurant, "First.").status_code == HTTPStatus.FOUND
 
@@ -82,17 +85,27 @@ def test_over_the_limit_no_photo_is_decoded(
 def test_stored_photo_bytes_are_limited_per_visitor(
     make_restaurant: Any, settings: Any, media_files: Any
 ) -> None:
+    """POST_LIMIT_PHOTO_MB=1/1d: photos are accepted while what they store (renditions
+    included) stays within 1 MB, then refused, and posting without a photo still works."""
+    settings.POST_LIMIT_RATES = {**settings.POST_LIMIT_RATES, "photo_bytes": "1/1d"}
+    settings.POST_LIMIT_RATES["reviews"] = settings.POST_LIMIT_RATES["photo_decodes"] = "99/1d"
     restaurant, poster = make_restaurant(), visitor(6)
-    photo = image_bytes("JPEG", size=(1600, 1200))
-    first = post_review(poster, restaurant, "With a photo.", photo=upload("a.jpg", photo))
-    assert first.status_code == HTTPStatus.FOUND
+    # Noise: it compresses little, so a few of these fill a megabyte.
+    noise = Image.frombytes("RGB", (500, 400), random.Random(6).randbytes(500 * 400 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "JPEG", quality=90)
+    photo = buffer.getvalue()
+    statuses = []
+    for n in range(40):
+        response = post_review(poster, restaurant, f"Photo {n}.", photo=upload("a.jpg", photo))
+        statuses.append(response.status_code)
+        if response.status_code == HTTPStatus.TOO_MANY_REQUESTS:
+            break
+    accepted = statuses.count(HTTPStatus.FOUND)
+    assert accepted >= 1 and statuses[-1] == HTTPStatus.TOO_MANY_REQUESTS, statuses
+    assert "1 MB of photos per day" in response.content.decode()
     stored = sum(path.stat().st_size for path in media_files())
-    settings.POST_LIMITS = {**settings.POST_LIMITS, "photo_bytes": (Rate(stored * 3 // 2, 86400),)}
-    PostingCount.objects.all().delete()
-    assert post_review(poster, restaurant, "One.", photo=upload("b.jpg", photo)).status_code == 302
-    refused = post_review(poster, restaurant, "Two.", photo=upload("c.jpg", photo))
-    assert refused.status_code == HTTPStatus.TOO_MANY_REQUESTS
-    assert "MB of photos per day" in refused.content.decode()
+    assert stored <= 1024 * 1024 < stored + stored / accepted  # one more would not fit
     # Without a photo, the same visitor may still post.
     assert post_review(poster, restaurant, "No photo.").status_code == HTTPStatus.FOUND
 
@@ -258,3 +271,16 @@ def test_a_photo_is_decoded_only_within_the_visitors_limit_valid_form_or_not(
     ]
     assert len(decoded) <= 5
     assert statuses == [HTTPStatus.BAD_REQUEST] * 5 + [HTTPStatus.TOO_MANY_REQUESTS] * 3
+
+
+def test_a_rate_that_cannot_be_read_stops_the_app_at_start(settings: Any) -> None:
+    """A system check, not the first post, reports a bad rate, naming its setting."""
+    from django.core import checks
+
+    assert [e for e in checks.run_checks() if e.id == "restaurant_review.E001"] == []
+    settings.POST_LIMIT_RATES = {**settings.POST_LIMIT_RATES, "restaurants": "three a day"}
+    settings.LOGIN_FAILURES_PER_ADDRESS = "20/15m,40/1h"
+    errors = [e.msg for e in checks.run_checks() if e.id == "restaurant_review.E001"]
+    assert len(errors) == 2
+    assert errors[0].startswith("POST_LIMIT_RATES['restaurants']: not a rate")
+    assert errors[1] == "LOGIN_FAILURES_PER_ADDRESS must be one rate, not '20/15m,40/1h'"

@@ -4,7 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from restaurant_review.models import Restaurant, Review, review_photo_path
+from restaurant_review.models import Restaurant, Review
+from restaurant_review.photo_storage import review_photo_path
 
 pytestmark = pytest.mark.django_db
 

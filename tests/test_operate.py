@@ -3,7 +3,7 @@
 from http import HTTPStatus
 from pathlib import Path
 
-from tests.services import app_server, base_env, manage, signed_in_staff
+from localazure.services import app_server, base_env, manage, signed_in_staff
 
 OLD_KEY = "old-key-" + "o" * 50
 NEW_KEY = "new-key-" + "n" * 50

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from django.test import RequestFactory
 
-from tests.helpers import AZURE_HOST
-from tests.postgres import PostgresApp
-from tests.services import (
+from localazure.postgres import PostgresApp
+from localazure.services import (
     PROJECT_DIR,
     AppServer,
     app_server,
@@ -21,6 +20,7 @@ from tests.services import (
     http_request,
     manage,
 )
+from tests.helpers import AZURE_HOST
 
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
 

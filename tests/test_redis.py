@@ -1,5 +1,5 @@
 """The shared cache in Redis with Microsoft Entra ID, against a real redis-server over TLS
-whose only password for the identity is the newest token (tests/redis_server.py), through the
+whose only password for the identity is the newest token (localazure/redis_server.py), through the
 real ManagedIdentityCredential-or-chain, redis-py and redis-entraid."""
 
 import logging
@@ -15,10 +15,10 @@ import redis
 from django.core.cache import caches
 
 from azureproject.cache import RETRY_SECONDS
-from tests.identity import IdentityEndpoint
-from tests.postgres import PostgresApp
-from tests.redis_server import REDIS_RESOURCE, RedisServer
-from tests.services import app_server, base_env, http_get, manage, post_form, wait_until
+from localazure.identity import IdentityEndpoint
+from localazure.postgres import PostgresApp
+from localazure.redis_server import REDIS_RESOURCE, RedisServer
+from localazure.services import app_server, base_env, http_get, manage, post_form, wait_until
 
 pytestmark = pytest.mark.redis
 

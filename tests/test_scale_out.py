@@ -1,6 +1,6 @@
 """Several instances of the app on one PostgreSQL server, as App Service scales out on one
 Flexible Server: within a connection budget on a small tier, and through a real PgBouncer in
-transaction mode (tests/pgbouncer.py) on a server with few connections. Every instance runs
+transaction mode (localazure/pgbouncer.py) on a server with few connections. Every instance runs
 gunicorn as in production (2 workers x 4 threads) and is loaded by wrk at once."""
 
 import re
@@ -12,18 +12,17 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.helpers import image_bytes
-from tests.identity import statuses_while_tokens_rotate
-from tests.load import find_wrk, load_together
-from tests.pgbouncer import PgBouncer, find_pgbouncer
-from tests.postgres import (
+from localazure.identity import statuses_while_tokens_rotate
+from localazure.load import find_wrk, load_together
+from localazure.pgbouncer import PgBouncer, find_pgbouncer
+from localazure.postgres import (
     ConnectionWatch,
     PostgresApp,
     PostgresServer,
     make_postgres_app,
     usable_bindir,
 )
-from tests.services import (
+from localazure.services import (
     AppServer,
     app_server,
     base_env,
@@ -34,6 +33,7 @@ from tests.services import (
     signed_in_staff,
     unavailable,
 )
+from tests.helpers import image_bytes
 
 INSTANCES = 6
 # What each instance runs, as on a two-core App Service plan.

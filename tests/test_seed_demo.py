@@ -1,18 +1,27 @@
 """seed_demo: demo data that looks real, and that a second run does not duplicate."""
 
 import io
+import random
 import re
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.test import Client
+from django.utils import timezone
 from PIL import Image, ImageStat
 
-from restaurant_review.management.commands.seed_demo import DETAILS, NEIGHBOURHOODS, OPENINGS
+from localazure.services import PROJECT_DIR
+from restaurant_review.management.commands.seed_demo import (
+    DETAILS,
+    GALLERY_PHOTOS,
+    NEIGHBOURHOODS,
+    OPENINGS,
+    spread_photos,
+)
 from restaurant_review.models import Restaurant, Review
-from tests.services import PROJECT_DIR
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +133,32 @@ def test_photos_go_to_as_many_restaurants_as_possible() -> None:
     assert len(with_photo) == min(8, len(reviewed))
     covers = Restaurant.objects.with_cover_photo().exclude(cover_photo=None)
     assert covers.count() == len(with_photo)  # each one is its restaurant's cover
+
+
+def test_the_readmes_demo_fills_some_galleries_and_covers_the_rest() -> None:
+    """With the README's numbers, the two most reviewed restaurants get a dozen photos each
+    (their galleries fill), and the other photos go one to a restaurant, as covers."""
+    readme = (PROJECT_DIR / "README.md").read_text()
+    numbers = re.search(r"seed_demo --restaurants (\d+) --reviews (\d+) --photos (\d+)", readme)
+    assert numbers is not None
+    restaurants, reviews, photos = map(int, numbers.groups())
+    rng = random.Random(1)
+    places = [Restaurant(name=f"R{n}") for n in range(restaurants)]
+    weights = [rng.paretovariate(1.3) for _ in places]
+    now = timezone.now()
+    written = [
+        Review(restaurant=rng.choices(places, weights)[0], created_at=now - timedelta(hours=n))
+        for n in range(reviews)
+    ]
+    chosen = spread_photos(rng, written, photos)
+    assert len(chosen) == len(set(map(id, chosen))) == photos
+    per_place = Counter(id(review.restaurant) for review in chosen)
+    most = sorted(per_place.values(), reverse=True)
+    assert most[:2] == [GALLERY_PHOTOS, GALLERY_PHOTOS] == [12, 12]
+    assert set(most[2:]) == {1}
+    reviewed = Counter(id(review.restaurant) for review in written)
+    busiest = {place for place, _ in reviewed.most_common(2)}
+    assert {place for place, count in per_place.items() if count == 12} == busiest
 
 
 def test_the_search_examples_in_the_docs_find_restaurants_in_the_readmes_demo_data(

@@ -15,8 +15,7 @@ import pytest
 from PIL import Image
 
 from azureproject.buffering_worker import request_complete
-from tests.helpers import AZURE_HOST
-from tests.services import (
+from localazure.services import (
     app_server,
     base_env,
     http_request,
@@ -26,6 +25,7 @@ from tests.services import (
     worker_memory_mb,
     workers_cpu_seconds,
 )
+from tests.helpers import AZURE_HOST
 
 SLOW_SECONDS = 3.0  # between two bytes
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}

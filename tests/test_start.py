@@ -10,7 +10,7 @@ import textwrap
 from http import HTTPStatus
 from pathlib import Path
 
-from tests.services import (
+from localazure.services import (
     PROJECT_DIR,
     AppServer,
     base_env,

@@ -19,11 +19,11 @@ from django.test import Client
 from django.urls import reverse
 from PIL import ExifTags, Image
 
+from localazure.azurite import Azurite
+from localazure.services import base_env, shell_output
 from restaurant_review.models import Review
 from restaurant_review.photos import stored_names
-from tests.azurite import Azurite
 from tests.helpers import BlobApp, image_bytes, review_insert_fails, upload
-from tests.services import base_env, shell_output
 
 pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
 

@@ -1,5 +1,5 @@
 """Application Insights over Microsoft Entra ID: the real Azure Monitor OpenTelemetry distro in
-the app, sending to an emulated ingestion endpoint (tests/ingestion.py) that takes only tokens
+the app, sending to an emulated ingestion endpoint (localazure/ingestion.py) that takes only tokens
 for https://monitor.azure.com from the test identity endpoint; and the Key Vault reference
 App Service could not resolve."""
 
@@ -13,10 +13,9 @@ from typing import Any
 import pytest
 
 from azureproject.telemetry import REDACTED, scrub, scrub_attributes
-from tests.helpers import AZURE_HOST, image_bytes
-from tests.ingestion import IngestionEndpoint
-from tests.postgres import PostgresApp
-from tests.services import (
+from localazure.ingestion import IngestionEndpoint
+from localazure.postgres import PostgresApp
+from localazure.services import (
     AppServer,
     base_env,
     http_request,
@@ -24,6 +23,7 @@ from tests.services import (
     post_form,
     shell_output,
 )
+from tests.helpers import AZURE_HOST, image_bytes
 
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
 # A JWT-shaped value and a SAS signature a client might put in a URL.

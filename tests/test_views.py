@@ -292,8 +292,12 @@ def test_invalid_review_comes_back_with_input_and_errors(
     response = client.post(review_url(restaurant), {**review_data, **change})
     assert response.status_code == HTTPStatus.BAD_REQUEST
     html = response.content.decode()
-    assert re.search(rf'<label for="id_{field}"[^>]*>.*?class="field-error"', html, re.S)
-    assert f'<a href="#id_{field}">' in html  # the error summary links to the field
+    # Its label (the star rating's: the legend of its radio group), then its error.
+    label = "<legend>Rating" if field == "rating" else f'<label for="id_{field}"'
+    assert re.search(rf"{label}[^>]*>.*?class=\"field-error\"", html, re.S)
+    target = "id_rating_0" if field == "rating" else f"id_{field}"
+    assert f'<a href="#{target}">' in html  # the error summary links to the field
+    assert f'id="{target}"' in html
     assert "Best dumplings in town.</textarea>" in html
     if field != "user_name":
         assert 'value="Ana"' in html
@@ -682,7 +686,9 @@ def test_failed_review_with_a_photo_asks_for_it_again(
     assertContains(
         response, 'aria-describedby="id_photo_helptext id_photo_notice"', status_code=400
     )
-    assertContains(response, 'aria-invalid="true"', count=1, status_code=400)
+    # Only the rating is marked invalid (each of its radio buttons), not the photo.
+    invalid = re.findall(r'name="(\w+)"[^>]*aria-invalid="true"', response.content.decode())
+    assert set(invalid) == {"rating"}
 
 
 def test_head_answers_like_get_for_pages_and_photos(

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.azure_cli import pinned_version
-from tests.services import PROJECT_DIR, unavailable
+from localazure.azure_cli import pinned_version
+from localazure.services import PROJECT_DIR
+from tests.helpers import unavailable
 
 WORKFLOWS = PROJECT_DIR / ".github" / "workflows"
 LINTERS = PROJECT_DIR / ".ci" / "cache" / "workflow-linters"
@@ -76,12 +77,31 @@ def test_workflows_have_no_zizmor_finding_at_medium_or_above() -> None:
 
 
 def test_tests_workflow_runs_the_readme_test_command_on_pushes_and_pull_requests() -> None:
+    """The README's command, in parts side by side (each part's TESTS), its dependencies
+    cached by the requirement files, superseded runs cancelled; a docs-only change runs the
+    docs' tests instead, through the same command."""
     workflow = load("tests.yml")
     assert {"push", "pull_request", "workflow_call"} <= set(workflow["on"])
     assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["concurrency"]["cancel-in-progress"] is True
     assert [s["run"] for s in steps(workflow) if s.get("run", "").startswith("./")] == [
         "./run-tests.sh"
     ]
+    job = workflow["jobs"]["test"]
+    assert job["strategy"]["matrix"]["part"] == ["lint", "quick", "components", "browser"]
+    run = next(s for s in job["steps"] if s.get("run") == "./run-tests.sh")
+    assert run["env"] == {"CI": "true", "TESTS": "${{ matrix.part }}"}
+    cache = next(s for s in job["steps"] if "actions/cache@" in s.get("uses", ""))
+    assert "requirements*.txt" in cache["with"]["key"]
+    # Every part the workflow names is one run-tests.sh knows, and together they are all.
+    script = (PROJECT_DIR / "run-tests.sh").read_text()
+    assert "all|lint|quick|components|browser)" in script
+    docs_only = workflow["on"]["push"]["paths-ignore"]
+    assert workflow["on"]["pull_request"]["paths-ignore"] == docs_only
+    docs = load("docs.yml")
+    assert docs["on"]["push"]["paths"] == docs["on"]["pull_request"]["paths"] == docs_only
+    [docs_run] = [s for s in steps(docs) if s.get("run", "").startswith("./")]
+    assert docs_run["run"].startswith("./run-tests.sh tests/test_docs.py")
 
 
 def test_deploy_workflow_signs_in_with_openid_connect_and_holds_no_secret() -> None:

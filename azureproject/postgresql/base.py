@@ -67,7 +67,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         super().__init__(*args, **kwargs)
         # Whether the connection was kept from an earlier request and has not run a statement
         # in this one: the only time it can turn out to be gone without an error of ours.
-        self.kept_unproven = False
+        self.kept_connection_untested = False
 
     @property
     def uses_entra_token(self) -> bool:
@@ -84,8 +84,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def is_usable(self) -> bool:
         """Whether a kept connection can serve the next request, without a round trip
-        (Django's own check runs SELECT 1 before the first query of every request: on a
-        cached page, a third of its time). An idle connection has nothing to read: if its
+        (Django's own check runs SELECT 1 before the first query of every request; what that
+        costs: docs/azure.md). An idle connection has nothing to read: if its
         socket is readable, the server has ended it (a restart sends "terminating connection"
         and closes) and Django opens a new one."""
         connection = self.connection
@@ -108,10 +108,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # after it was kept from an earlier request (a new one is opened afterwards).
         # django-stubs 5.2 lacks the health-check attributes (Django 4.1).
         checked = self.health_check_enabled and not self.health_check_done  # type: ignore[attr-defined]
-        self.kept_unproven = self.connection is not None and checked
+        self.kept_connection_untested = self.connection is not None and checked
         super().close_if_health_check_failed()
         if self.connection is None:
-            self.kept_unproven = False
+            self.kept_connection_untested = False
 
     def make_cursor(self, cursor: Any) -> utils.CursorWrapper:
         return CursorWrapper(cursor, self)
@@ -147,7 +147,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return pool
 
 
-class _RetryAReadOnAKeptConnectionGone:
+class _RetryFirstReadOnGoneConnection:
     """Runs a request's first statement on a kept connection again, once, on a new
     connection, if the old one turns out to be gone although its socket looked fine: a server
     that restarted or failed over without a goodbye reaching us (a host gone, a NAT or load
@@ -166,13 +166,13 @@ class _RetryAReadOnAKeptConnectionGone:
     ) -> Any:
         db = self.db
         retry = (
-            db.kept_unproven
+            db.kept_connection_untested
             and not many
             and not db.in_atomic_block
             and not getattr(self.cursor, "name", None)  # not a server-side cursor
             and sql.lstrip()[:6].upper() == "SELECT"
         )
-        db.kept_unproven = False
+        db.kept_connection_untested = False
         run = super()._execute_with_wrappers  # type: ignore[misc]
         try:
             return run(sql, params, many, executor)
@@ -193,11 +193,11 @@ class _RetryAReadOnAKeptConnectionGone:
             return run(sql, params, many, executor)
 
 
-class CursorWrapper(_RetryAReadOnAKeptConnectionGone, utils.CursorWrapper):
+class CursorWrapper(_RetryFirstReadOnGoneConnection, utils.CursorWrapper):
     pass
 
 
-class CursorDebugWrapper(_RetryAReadOnAKeptConnectionGone, base.CursorDebugWrapper):
+class CursorDebugWrapper(_RetryFirstReadOnGoneConnection, base.CursorDebugWrapper):
     pass
 
 

@@ -11,7 +11,8 @@ from django import template
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from restaurant_review.models import PhotoRendition, Restaurant, Review
+from restaurant_review.models import Restaurant, Review
+from restaurant_review.photo_storage import PhotoRendition
 
 register = template.Library()
 

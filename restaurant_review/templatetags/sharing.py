@@ -11,6 +11,7 @@ from django.core.paginator import Page
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from restaurant_review.hours import opening_hours_specification
 from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant
 from restaurant_review.templatetags.ratings import rating
 
@@ -44,7 +45,8 @@ def restaurant_json_ld(
 ) -> SafeString:
     """A <script type="application/ld+json"> describing `restaurant` and the visible reviews
     on this `page` of them (Google's rich results for a restaurant: name and address; for its
-    rating, ratingValue and reviewCount; for each review, its author and rating)."""
+    rating, ratingValue and reviewCount; for each review, its author and rating), with its
+    cuisine, price range, telephone, image and opening hours where known."""
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Restaurant",
@@ -60,6 +62,9 @@ def restaurant_json_ld(
         data["telephone"] = restaurant.phone
     if image:
         data["image"] = absolute(context, image)
+    opening = opening_hours_specification(restaurant.opening_hours)
+    if opening:
+        data["openingHoursSpecification"] = opening
     average = getattr(restaurant, "avg_rating", None)
     count = getattr(restaurant, "review_count", 0)
     if average is not None and count:

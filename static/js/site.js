@@ -11,8 +11,33 @@ if (summary) {
     const field = link && document.getElementById(link.hash.slice(1));
     if (!field) return;
     event.preventDefault();
-    const label = document.querySelector(`label[for="${field.id}"]`);
+    // A radio group's legend (the star rating), else the field's label.
+    const legend = field.type === "radio" && field.closest("fieldset")?.querySelector("legend");
+    const label = legend || document.querySelector(`label[for="${field.id}"]`);
     (label || field).scrollIntoView();
     field.focus({ preventScroll: true });
+  });
+}
+
+// The home page's filters apply as soon as one changes (the Apply button, for pages without
+// JavaScript, is hidden by the "js" class). Empty fields, and an order that is the default
+// one (data-default), are left out of the address, so the URL is the list's own (the server
+// would redirect a URL with empty parameters to it).
+document.documentElement.classList.add("js");
+const browse = document.querySelector("form.browse");
+if (browse) {
+  browse.addEventListener("change", (event) => {
+    if (event.target.matches(".filters select")) browse.requestSubmit();
+  });
+  browse.addEventListener("submit", () => {
+    for (const field of browse.elements) {
+      if (field.name && (!field.value || field.value === field.dataset.default)) {
+        field.disabled = true;
+      }
+    }
+  });
+  // Back to a page whose fields were disabled for its submission (the back-forward cache).
+  window.addEventListener("pageshow", () => {
+    for (const field of browse.elements) field.disabled = false;
   });
 }

@@ -11,8 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from restaurant_review.forms import process_photo
-from restaurant_review.models import Review, content_changed, store_renditions
+from restaurant_review.models import Review
+from restaurant_review.photo_storage import store_renditions
 from restaurant_review.photos import RENDITION_WIDTHS, PhotoError, rendition_name
+from restaurant_review.versions import content_changed
 
 
 class Command(BaseCommand):

@@ -14,11 +14,12 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from restaurant_review import models
+from restaurant_review import hours, models
 from restaurant_review.forms import process_photo
 from restaurant_review.management.commands._demo_photos import demo_photo
-from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review, content_changed
+from restaurant_review.models import RATING_MAX, RATING_MIN, Restaurant, Review
 from restaurant_review.search import words
+from restaurant_review.versions import content_changed
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Cuisine:
     blurb: str
     kind: models.Cuisine
     prices: tuple[int, ...]  # the price levels such places have
+    hours: tuple[str, ...]  # opening hours such places keep, Monday first ("" closed)
 
 
 CUISINES = (
@@ -41,6 +43,15 @@ CUISINES = (
         "Fresh pasta rolled every morning, and a short list of Italian wines.",
         models.Cuisine.ITALIAN,
         (2, 3),
+        (
+            "",
+            "17:00-22:00",
+            "17:00-22:00",
+            "17:00-22:00",
+            "17:00-23:00",
+            "12:00-15:00,17:00-23:00",
+            "12:00-21:00",
+        ),
     ),
     Cuisine(
         ("{word} Pizza", "Pizzeria {word}", "{person}'s Slice", "{word} Wood Oven"),
@@ -50,15 +61,17 @@ CUISINES = (
         "Neapolitan pizza from a wood-fired oven, in and out in ninety seconds.",
         models.Cuisine.PIZZA,
         (1, 2),
+        ("11:30-22:00",) * 4 + ("11:30-23:30", "11:30-23:30", "12:00-21:00"),
     ),
     Cuisine(
         ("{word} Ramen", "Noodle House {word}", "{word} Izakaya", "{person}'s Ramen Bar"),
         ("Sakura", "Kumo", "Tonkotsu", "Hoshi", "Mizu", "Ichiban", "Umami"),
         ("tonkotsu ramen", "gyoza", "karaage", "miso ramen", "pork belly bao"),
         "bowl",
-        "Broth simmered for eighteen hours, noodles made in house.",
+        "Broth simmered for eighteen hours, noodles made in house, and sushi at the counter.",
         models.Cuisine.JAPANESE,
         (1, 2),
+        ("11:30-14:30,17:00-22:00",) * 5 + ("12:00-02:00", "12:00-21:00"),
     ),
     Cuisine(
         ("{word} Thai Kitchen", "Baan {word}", "{word} Curry House", "{person}'s Thai"),
@@ -68,15 +81,17 @@ CUISINES = (
         "Curries with real heat, and a kind staff who will tone it down if you ask.",
         models.Cuisine.THAI,
         (1, 2),
+        ("",) + ("11:00-21:30",) * 4 + ("11:00-22:30", "11:00-22:30"),
     ),
     Cuisine(
         ("The {word} Table", "{word} & Greens", "{person}'s Garden", "{word} Salad Bar"),
         ("Harvest", "Green", "Sprout", "Meadow", "Field", "Olive", "Fig"),
         ("grain bowl", "roasted beet salad", "falafel plate", "kale caesar", "lentil soup"),
         "salad",
-        "Seasonal vegetables from farms within fifty miles.",
+        "Seasonal vegetables from farms within fifty miles; every dish can be made vegan.",
         models.Cuisine.VEGETARIAN,
         (1, 2),
+        ("08:00-15:00",) * 5 + ("09:00-15:00", "09:00-14:00"),
     ),
     Cuisine(
         ("Bistro {word}", "Café {word}", "{person}'s Brasserie", "Le Petit {word}"),
@@ -86,6 +101,15 @@ CUISINES = (
         "A Parisian bistro menu, with a long zinc bar and a good house red.",
         models.Cuisine.FRENCH,
         (2, 3, 4),
+        (
+            "",
+            "",
+            "17:30-22:00",
+            "17:30-22:00",
+            "17:30-23:00",
+            "11:00-14:30,17:30-23:00",
+            "11:00-14:30",
+        ),
     ),
 )
 PEOPLE = (
@@ -186,13 +210,29 @@ def slug(name: str) -> str:
     return "-".join(words(name))
 
 
+def description(demo: DemoRestaurant) -> str:
+    """The cuisine's blurb and two of its dishes, so that dish words find it."""
+    first, second = random.Random(demo.name).sample(demo.cuisine.dishes, 2)
+    return f"{demo.cuisine.blurb} Known for the {first} and the {second}."
+
+
+def opening_hours(demo: DemoRestaurant) -> str:
+    """The cuisine's usual hours as Restaurant.opening_hours keeps them; one restaurant in
+    eight has none known. (Its own random numbers, from the name: the restaurants' and reviews'
+    other data stay as they were before hours existed.)"""
+    if random.Random(f"hours {demo.name}").random() < 0.125:
+        return ""
+    return hours.week_text([hours.parse_day(day) for day in demo.cuisine.hours])
+
+
 def demo_restaurant(rng: random.Random, demo: DemoRestaurant, *, now: Any) -> Restaurant:
     """A Restaurant for `demo`: an address in its neighbourhood, and a phone number and website
     that reach no one (555-01xx numbers and the .example domain are reserved for fiction)."""
     restaurant = Restaurant(
         name=demo.name,
         street_address=f"{rng.randint(100, 9999)} {rng.choice(STREETS)}, {demo.neighbourhood}",
-        description=demo.cuisine.blurb,
+        description=description(demo),
+        opening_hours=opening_hours(demo),
         cuisine=demo.cuisine.kind,
         neighbourhood=demo.neighbourhood,
         price_level=rng.choice(demo.cuisine.prices),
@@ -204,15 +244,23 @@ def demo_restaurant(rng: random.Random, demo: DemoRestaurant, *, now: Any) -> Re
     return restaurant
 
 
+# Restaurants whose galleries the demo fills: the most reviewed get up to this many photos.
+GALLERY_PHOTOS = 12
+
+
 def spread_photos(rng: random.Random, reviews: list[Review], count: int) -> list[Review]:
-    """`count` reviews to get a photo: one per restaurant in turn (newest review first, so it
-    is the cover), so that as many restaurants as possible have a cover photo."""
+    """`count` reviews to get a photo: for every twenty, one of the most reviewed restaurants
+    (two at most) gets up to GALLERY_PHOTOS, so that some galleries are full; then one per
+    restaurant in turn (newest review first, so it is the cover), so that as many restaurants
+    as possible have a cover photo."""
     by_restaurant: dict[int, list[Review]] = {}
     for review in sorted(reviews, key=lambda review: review.created_at, reverse=True):
         by_restaurant.setdefault(id(review.restaurant), []).append(review)
     queues = list(by_restaurant.values())
     rng.shuffle(queues)
-    chosen: list[Review] = []
+    galleries = sorted(queues, key=len, reverse=True)[: min(2, count // 20)]
+    chosen = [review for queue in galleries for review in queue[:GALLERY_PHOTOS]][:count]
+    queues = [queue for queue in queues if all(queue is not full for full in galleries)]
     while len(chosen) < count and queues:
         queues = [queue for queue in queues if queue]
         for queue in queues:

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, urlparse
 
 import jwt
 
-from tests.services import JSONRequestHandler, ThreadedHTTPServer, http_get, wait_until
+from localazure.services import JSONRequestHandler, ThreadedHTTPServer, http_get, wait_until
 
 TENANT_ID = "72f988bf-0000-4000-8000-00000000c0de"
 

@@ -1,7 +1,7 @@
-"""Real processes for the tests: the app under start.sh, and helpers to run and wait for them.
+"""Real processes: the app under start.sh or gunicorn, and helpers to run and wait for them.
 
-A component that is missing skips its tests on a laptop, with the reason, and fails them in
-CI (CI=true), where .ci/run has installed everything and nothing may be skipped.
+A component that this machine lacks raises ComponentMissing with the reason; the tests skip
+on it on a laptop and fail under CI=true (tests/conftest.py), a benchmark stops with it.
 """
 
 import http.client
@@ -21,23 +21,20 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import NoReturn
 
-import pytest
 import requests
 import trustme
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+class ComponentMissing(RuntimeError):
+    """A real component (a server binary, a tool) this machine does not have."""
 
 
-def unavailable(reason: str) -> None:
-    """Skip (laptop) or fail (CI) a test whose real component is missing."""
-    if in_ci():
-        pytest.fail(f"required in CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+def unavailable(reason: str) -> NoReturn:
+    raise ComponentMissing(reason)
 
 
 def loopback_certificate(base: Path) -> Path:

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services import PROJECT_DIR, free_port
+from localazure.services import PROJECT_DIR, free_port
 
 
 def pinned_version(name: str) -> str:

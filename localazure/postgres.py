@@ -20,8 +20,8 @@ import trustme
 from psycopg import sql
 
 from azureproject.postgresql.base import TOKEN_SCOPE
-from tests.identity import IdentityEndpoint
-from tests.services import PROJECT_DIR, free_port, unavailable
+from localazure.identity import IdentityEndpoint
+from localazure.services import PROJECT_DIR, free_port, unavailable
 
 # The resource the identity endpoint is asked for, for database tokens.
 POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")

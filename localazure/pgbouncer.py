@@ -6,7 +6,7 @@ How a token gets through: the app sends its token as the password (SCRAM); PgBou
 role's current SCRAM secret from the server (`auth_query`, as the administrator), checks the
 client's proof against it, then logs in to the server with the keys the client proved it has
 (SCRAM pass-through). The server's password is whatever token the identity endpoint handed
-out last (tests/postgres.py), so a token is accepted by PgBouncer exactly when the server
+out last (localazure/postgres.py), so a token is accepted by PgBouncer exactly when the server
 itself would accept it. What it does not emulate: Azure's own token validation inside its
 PgBouncer, and its metrics.
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import psycopg
 
-from tests.postgres import ADMIN_PASSWORD, PostgresServer
-from tests.services import free_port, loopback_certificate
+from localazure.postgres import ADMIN_PASSWORD, PostgresServer
+from localazure.services import free_port, loopback_certificate
 
 
 def find_pgbouncer() -> Path | None:

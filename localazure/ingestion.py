@@ -18,8 +18,8 @@ from typing import Any
 
 import jwt
 
-from tests.identity import IdentityEndpoint
-from tests.services import JSONRequestHandler, ThreadedHTTPServer
+from localazure.identity import IdentityEndpoint
+from localazure.services import JSONRequestHandler, ThreadedHTTPServer
 
 MONITOR_AUDIENCES = {"https://monitor.azure.com", "https://monitor.azure.com/"}
 

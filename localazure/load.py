@@ -9,7 +9,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from tests.services import PROJECT_DIR, unavailable
+from localazure.services import PROJECT_DIR, unavailable
 
 REPORT_SCRIPT = PROJECT_DIR / "benchmarks" / "wrk_report.lua"
 

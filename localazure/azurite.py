@@ -17,8 +17,8 @@ from typing import Any
 from azure.core.credentials import AccessToken
 from azure.storage.blob import BlobServiceClient
 
-from tests.identity import IdentityEndpoint
-from tests.services import free_port, loopback_certificate, wait_until
+from localazure.identity import IdentityEndpoint
+from localazure.services import free_port, loopback_certificate, wait_until
 
 STORAGE_RESOURCE = "https://storage.azure.com"
 ACCOUNT = "devstoreaccount1"

@@ -18,8 +18,8 @@ from typing import Any
 import redis
 
 from azureproject.cache import REDIS_SCOPE
-from tests.identity import IdentityEndpoint
-from tests.services import free_port, loopback_certificate, wait_until
+from localazure.identity import IdentityEndpoint
+from localazure.services import free_port, loopback_certificate, wait_until
 
 REDIS_RESOURCE = REDIS_SCOPE.removesuffix("/.default")
 
