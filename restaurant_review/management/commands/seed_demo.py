@@ -244,26 +244,31 @@ def demo_restaurant(rng: random.Random, demo: DemoRestaurant, *, now: Any) -> Re
     return restaurant
 
 
-# Restaurants whose galleries the demo fills: the most reviewed get up to this many photos.
+# Restaurants whose galleries the demo fills: the two most reviewed get up to this many photos.
 GALLERY_PHOTOS = 12
 
 
 def spread_photos(rng: random.Random, reviews: list[Review], count: int) -> list[Review]:
-    """`count` reviews to get a photo: for every twenty, one of the most reviewed restaurants
-    (two at most) gets up to GALLERY_PHOTOS, so that some galleries are full; then one per
-    restaurant in turn (newest review first, so it is the cover), so that as many restaurants
-    as possible have a cover photo."""
+    """`count` reviews to get a photo: first one per restaurant in turn (its newest review, so
+    it is the cover), so that as many restaurants as possible have a cover photo; then the two
+    most reviewed restaurants up to GALLERY_PHOTOS each, so that some galleries are full; then
+    one per restaurant in turn again."""
     by_restaurant: dict[int, list[Review]] = {}
     for review in sorted(reviews, key=lambda review: review.created_at, reverse=True):
         by_restaurant.setdefault(id(review.restaurant), []).append(review)
     queues = list(by_restaurant.values())
     rng.shuffle(queues)
-    galleries = sorted(queues, key=len, reverse=True)[: min(2, count // 20)]
-    chosen = [review for queue in galleries for review in queue[:GALLERY_PHOTOS]][:count]
-    queues = [queue for queue in queues if all(queue is not full for full in galleries)]
-    while len(chosen) < count and queues:
-        queues = [queue for queue in queues if queue]
-        for queue in queues:
+    galleries = sorted(queues, key=len, reverse=True)[:2]
+    chosen: list[Review] = []
+    for queue in queues:
+        if len(chosen) < count:
+            chosen.append(queue.pop(0))
+    for queue in galleries:
+        for _ in range(GALLERY_PHOTOS - 1):  # its cover is chosen already
+            if queue and len(chosen) < count:
+                chosen.append(queue.pop(0))
+    while len(chosen) < count and any(queues):
+        for queue in [queue for queue in queues if queue]:
             if len(chosen) < count:
                 chosen.append(queue.pop(0))
     return chosen
