@@ -169,9 +169,10 @@ AXES_CLIENT_IP_CALLABLE = CLIENT_IP_CALLABLE
 # Per-visitor posting limits (restaurant_review/limits.py reads and checks them): COUNT/PERIOD
 # pairs; docs/configuration.md has each variable and its default.
 POST_LIMITS_ENABLED = env.get("POST_LIMITS", "on").strip().lower() not in {"off", "0", "false"}
+_REVIEW_RATES = env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d")
 POST_LIMIT_RATES = {
-    "reviews": env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"),
-    "photo_decodes": env.get("POST_LIMIT_REVIEWS", "5/10m,20/1d"),
+    "reviews": _REVIEW_RATES,
+    "photo_decodes": _REVIEW_RATES,  # photos decoded count as reviews do
     "restaurants": env.get("POST_LIMIT_RESTAURANTS", "3/1h,10/1d"),
     "reports": "10/1h,30/1d",
     "photo_bytes": env.get("POST_LIMIT_PHOTO_MB", "60/1d"),  # megabytes

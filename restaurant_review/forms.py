@@ -79,9 +79,8 @@ class BrowseForm(forms.Form):
         # "Best match" only orders a search.
         if not self.cleaned_data.get("q"):
             self.fields["sort"].choices = [c for c in SORTS if c[0] != RELEVANCE]  # type: ignore[attr-defined]
-        # The order used when none is chosen: static/js/site.js leaves it out of the address.
-        default = RELEVANCE if self.cleaned_data.get("q") else "name"
-        self.fields["sort"].widget.attrs["data-default"] = default
+        # static/js/site.js leaves the default order out of the address.
+        self.fields["sort"].widget.attrs["data-default"] = self.default_sort
         # The order in use shows as chosen, also when the address names none.
         if self.data.get("sort") != self.sort_order:
             self.data = {
@@ -121,11 +120,16 @@ class BrowseForm(forms.Form):
         return any(name != "q" for name in self.errors)
 
     @property
+    def default_sort(self) -> str:
+        """The order when none is chosen: best match for a search, else name."""
+        return RELEVANCE if self.cleaned_data.get("q") else "name"
+
+    @property
     def sort_order(self) -> str:
-        """The order to list in: the one chosen, else best match for a search, else name."""
-        searching = bool(self.cleaned_data.get("q"))
-        chosen = self.cleaned_data.get("sort") or (RELEVANCE if searching else "name")
-        return "name" if chosen == RELEVANCE and not searching else chosen
+        """The order to list in: the one chosen, else the default (best match only orders a
+        search)."""
+        chosen = self.cleaned_data.get("sort") or self.default_sort
+        return "name" if chosen == RELEVANCE and not self.cleaned_data.get("q") else chosen
 
     @property
     def filters_chosen(self) -> int:

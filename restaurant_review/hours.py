@@ -78,15 +78,19 @@ def _clock(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def _joined(ranges: list[Range], separator: str, dash: str) -> str:
+    return separator.join(f"{_clock(opens)}{dash}{_clock(closes)}" for opens, closes in ranges)
+
+
 def day_text(ranges: list[Range]) -> str:
     """One day's line as stored: "11:30-14:30,17:00-22:00"; "" when closed."""
-    return ",".join(f"{_clock(opens)}-{_clock(closes)}" for opens, closes in ranges)
+    return _joined(ranges, ",", "-")
 
 
 def editable(ranges: list[Range]) -> str:
     """One day as the forms show it for editing (parse_day reads it back): "closed" when it
     is."""
-    return ", ".join(f"{_clock(opens)}-{_clock(closes)}" for opens, closes in ranges) or "closed"
+    return _joined(ranges, ", ", "-") or "closed"
 
 
 def week_text(days: list[list[Range]]) -> str:
@@ -117,7 +121,7 @@ def shown(ranges: list[Range]) -> str:
         return "Closed"
     if ranges == [(0, MINUTES_A_DAY)]:
         return "Open 24 hours"
-    return ", ".join(f"{_clock(opens)}–{_clock(closes)}" for opens, closes in ranges)
+    return _joined(ranges, ", ", "–")
 
 
 @dataclass(frozen=True)

@@ -77,7 +77,6 @@ PHOTOS_CHECKED = Quota("photo_decodes", "photos checked")
 RESTAURANTS = Quota("restaurants", "restaurants added")
 REPORTS = Quota("reports", "reports")
 PHOTO_BYTES = Quota("photo_bytes", "photos", in_megabytes=True)
-QUOTAS = (REVIEWS, PHOTOS_CHECKED, RESTAURANTS, REPORTS, PHOTO_BYTES)
 
 
 @functools.lru_cache(maxsize=64)
@@ -266,28 +265,33 @@ def _seen_key(request: HttpRequest, what: str, about: int, text: str) -> str:
 SEEN_SECONDS = 7 * 86400
 
 
-def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
-    """Whether this visitor posted the same text (ignoring case and spacing) here lately."""
+def _seen(request: HttpRequest, what: str, about: int, text: str) -> bool:
     if not settings.POST_LIMITS_ENABLED:
         return False
-    return current(_seen_key(request, "review", restaurant_id, text)) > 0
+    return current(_seen_key(request, what, about, text)) > 0
+
+
+def _remember(request: HttpRequest, what: str, about: int, text: str) -> None:
+    if settings.POST_LIMITS_ENABLED:
+        count(_seen_key(request, what, about, text), 1, SEEN_SECONDS)
+
+
+def already_posted(request: HttpRequest, restaurant_id: int, text: str) -> bool:
+    """Whether this visitor posted the same text (ignoring case and spacing) here lately."""
+    return _seen(request, "review", restaurant_id, text)
 
 
 def remember_posted(request: HttpRequest, restaurant_id: int, text: str) -> None:
-    if settings.POST_LIMITS_ENABLED:
-        count(_seen_key(request, "review", restaurant_id, text), 1, SEEN_SECONDS)
+    _remember(request, "review", restaurant_id, text)
 
 
 def already_reported(request: HttpRequest, review_id: int) -> bool:
     """Whether this visitor reported this review lately."""
-    if not settings.POST_LIMITS_ENABLED:
-        return False
-    return current(_seen_key(request, "report", review_id, "")) > 0
+    return _seen(request, "report", review_id, "")
 
 
 def remember_reported(request: HttpRequest, review_id: int) -> None:
-    if settings.POST_LIMITS_ENABLED:
-        count(_seen_key(request, "report", review_id, ""), 1, SEEN_SECONDS)
+    _remember(request, "report", review_id, "")
 
 
 # How long a visitor's upload in progress blocks their next one at most (if a worker died
