@@ -29,8 +29,8 @@ workers = gunicorn_workers(os.environ)
 # GUNICORN_THREADS: threads per worker; requests mostly wait on the database and storage.
 threads = gunicorn_threads(os.environ)
 # gunicorn's threaded worker, reading each request whole before a thread takes it: clients
-# that send slowly hold no thread (azureproject/buffering_worker.py).
-worker_class = "azureproject.buffering_worker.BufferingThreadWorker"
+# that send slowly hold no thread (azureproject/serving/buffering_worker.py).
+worker_class = "azureproject.serving.buffering_worker.BufferingThreadWorker"
 # A request still running after this long is killed and logged (worker_abort): well inside App
 # Service's 230-s front-end limit; the app's own waits (database, storage, tokens) are seconds.
 timeout = 120

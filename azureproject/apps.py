@@ -17,7 +17,7 @@ def log_failed_login(
     where = client_ip(request) if request is not None else "no request"
     logger.warning("Failed login for username %r from %s", credentials.get("username"), where)
     if request is not None and not getattr(request, "axes_locked_out", False):
-        from azureproject.login_throttle import record_failure
+        from azureproject.serving.login_throttle import record_failure
 
         record_failure(request)
 
@@ -30,7 +30,7 @@ class AzureProjectConfig(AppConfig):
     verbose_name = "Azure glue"
 
     def ready(self) -> None:
-        from azureproject import csrf
+        from azureproject.serving import csrf
 
         user_login_failed.connect(log_failed_login, dispatch_uid="azureproject.failed_login")
         csrf.install()

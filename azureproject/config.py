@@ -13,7 +13,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
-from psycopg.conninfo import conninfo_to_dict
 
 AZURE_POSTGRES_SUFFIX = ".postgres.database.azure.com"
 AZURE_BLOB_SUFFIX = ".blob.core.windows.net"
@@ -159,6 +158,8 @@ def database_settings(env: Mapping[str, str], *, base_dir: Path, azure: bool) ->
 
     if env.get("AZURE_POSTGRESQL_CONNECTIONSTRING"):
         try:
+            from psycopg.conninfo import conninfo_to_dict  # only for this form of settings
+
             parts = conninfo_to_dict(env["AZURE_POSTGRESQL_CONNECTIONSTRING"])
         except Exception:
             raise ImproperlyConfigured(
@@ -375,7 +376,7 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]
         "local": {**local, "LOCATION": "local"},
         # Page parts drawn while their whole page is being cached: read, never stored again.
         "whole_page_parts": {
-            "BACKEND": "azureproject.cache.ReadOnlyCache",
+            "BACKEND": "azureproject.serving.page_caches.ReadOnlyCache",
             "OPTIONS": {"READS": "template_fragments"},
         },
     }
@@ -384,7 +385,7 @@ def cache_settings(env: Mapping[str, str], *, key_prefix: str) -> dict[str, Any]
         return caches
     # Page parts: this process's memory first, then Redis (their keys never change meaning).
     caches["template_fragments"] = {
-        "BACKEND": "azureproject.cache.TwoTierCache",
+        "BACKEND": "azureproject.serving.page_caches.TwoTierCache",
         "LOCATION": "template_fragments",
         "KEY_PREFIX": key_prefix,
         "TIMEOUT": None,

@@ -87,15 +87,15 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Answers App Service's health probe before host validation: the probe's Host header is
     # the instance's internal address, not WEBSITE_HOSTNAME.
-    "azureproject.middleware.HealthCheckMiddleware",
+    "azureproject.serving.middleware.HealthCheckMiddleware",
     # X-Frame-Options, Content-Security-Policy (django-csp) and Permissions-Policy on every
     # answer: outermost, so the early refusals (413, a bad Host's 400) carry them too.
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
-    "azureproject.middleware.PermissionsPolicyMiddleware",
+    "azureproject.serving.middleware.PermissionsPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Refuses absurdly large uploads (413) before reading them.
-    "azureproject.middleware.RequestSizeLimitMiddleware",
+    "azureproject.serving.middleware.RequestSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -105,9 +105,9 @@ MIDDLEWARE = [
     "azureproject.easy_auth.EasyAuthMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # A 405 (wrong method) answers with a page in the site's layout.
-    "azureproject.middleware.MethodNotAllowedPageMiddleware",
+    "azureproject.serving.middleware.MethodNotAllowedPageMiddleware",
     # Turns a database or storage outage in a view into a 503 page.
-    "azureproject.middleware.DependencyOutageMiddleware",
+    "azureproject.serving.middleware.DependencyOutageMiddleware",
     # Throttles failed logins (django-axes); last, as its documentation asks.
     "axes.middleware.AxesMiddleware",
 ]
@@ -146,7 +146,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # (never the password). Unlock at once with `python manage.py axes_reset`.
 AUTHENTICATION_BACKENDS = [
     # Wrong passwords from one address across usernames (password spraying): see the module.
-    "azureproject.login_throttle.AddressThrottleBackend",
+    "azureproject.serving.login_throttle.AddressThrottleBackend",
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -212,7 +212,7 @@ MEDIA_URL = "/media/"
 # user-delegation SAS links, STORAGE_SAS_MINUTES long) or public (plain blob URLs).
 STORAGES = {
     "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
-    "staticfiles": {"BACKEND": "azureproject.staticfiles.StaticFilesStorage"},
+    "staticfiles": {"BACKEND": "azureproject.serving.staticfiles.StaticFilesStorage"},
 }
 # The app serves its own uploaded photos only when they are on local disk.
 SERVE_MEDIA = not uses_blob_storage(env)
@@ -232,7 +232,7 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 # Referrer-Policy: Django's SecurityMiddleware sends its default, same-origin. Permissions-Policy
-# (azureproject.middleware): no camera, microphone, location or other powerful features.
+# (azureproject.serving.middleware): no camera, microphone, location or other powerful features.
 SECURE_REFERRER_POLICY = "same-origin"
 
 # Photo names are unique and a stored photo never changes, so browsers and CDNs may keep one
@@ -280,16 +280,16 @@ LOGGING = {
         # One record, one line: control characters in a message (a path with %0a, say) are
         # escaped, so no one can write a line of their own into the log.
         "plain": {
-            "()": "azureproject.log_filters.OneLineFormatter",
+            "()": "azureproject.serving.log_filters.OneLineFormatter",
             "format": "%(asctime)s %(levelname)s %(name)s %(process)d: %(message)s",
         },
     },
     # A client's mistake (bad Host, traversal, too many fields, broken multipart) is one
     # WARNING line; real 500s keep their ERROR and traceback.
     "filters": {
-        "client_errors": {"()": "azureproject.log_filters.ClientErrorFilter"},
+        "client_errors": {"()": "azureproject.serving.log_filters.ClientErrorFilter"},
         # The telemetry exporter's complaints: one line every 5 minutes at most.
-        "telemetry_rate": {"()": "azureproject.log_filters.TelemetryRateLimitFilter"},
+        "telemetry_rate": {"()": "azureproject.serving.log_filters.TelemetryRateLimitFilter"},
     },
     "handlers": {
         "stdout": {

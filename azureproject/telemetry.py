@@ -137,7 +137,7 @@ def configure_telemetry(env: Mapping[str, str]) -> bool:
     from opentelemetry.instrumentation.psycopg import PsycopgInstrumentor
 
     from azureproject.credential import get_credential
-    from azureproject.log_filters import ClientErrorFilter, OwnTelemetryFilter
+    from azureproject.serving.log_filters import ClientErrorFilter, OwnTelemetryFilter
 
     credential = get_credential(client_id=env.get("AZURE_CLIENT_ID", "").strip() or None)
     configure_azure_monitor(
@@ -151,7 +151,7 @@ def configure_telemetry(env: Mapping[str, str]) -> bool:
     PsycopgInstrumentor().instrument(enable_commenter=False)
     # App Service's health probe is answered first, untraced: it comes every minute with the
     # instance's address as Host, which the tracing middleware would log as a bad host.
-    health = "azureproject.middleware.HealthCheckMiddleware"
+    health = "azureproject.serving.middleware.HealthCheckMiddleware"
     settings.MIDDLEWARE = [health, *(m for m in settings.MIDDLEWARE if m != health)]
     for handler in logging.getLogger().handlers:
         if isinstance(handler, LoggingHandler):

@@ -6,7 +6,7 @@ wrk (8 connections, medians), as docs/azure.md's "Request bodies" reports.
   middlewares) on gunicorn's stock threaded worker: what any Django page costs here;
 - gunicorn's stock threaded worker (gthread) running this app: the speed to keep, but a
   thread waits on every slow client;
-- this app's worker (azureproject/buffering_worker.py), as gunicorn.conf.py sets it;
+- this app's worker (azureproject/serving/buffering_worker.py), as gunicorn.conf.py sets it;
 - with --before REV, the same worker as it was at git revision REV (what a change to it costs);
 - with --waitress DIR, waitress (DIR: a folder where `pip install --target DIR waitress` put
   it), which buffers every request before a thread sees it, in one process of 8 threads.
@@ -85,13 +85,19 @@ def main() -> None:
     if args.before:
         old = folder / "before"
         old.mkdir()
-        source = subprocess.run(
-            ["git", "show", f"{args.before}:azureproject/buffering_worker.py"],
-            cwd=PROJECT_DIR,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        # Where the worker lives at that revision (it moved into azureproject/serving/).
+        moved = "azureproject/serving/buffering_worker.py"
+        for path in (moved, "azureproject/buffering_worker.py"):
+            shown = subprocess.run(
+                ["git", "show", f"{args.before}:{path}"],
+                cwd=PROJECT_DIR,
+                capture_output=True,
+                text=True,
+            )
+            if shown.returncode == 0:
+                break
+        shown.check_returncode()
+        source = shown.stdout
         (old / "buffering_worker_before.py").write_text(source)
         worker = "buffering_worker_before.BufferingThreadWorker"
         candidates[f"buffering worker at {args.before}"] = (

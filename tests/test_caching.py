@@ -226,7 +226,7 @@ def test_the_csrf_token_stays_per_visitor(client: Client, make_restaurant: Any) 
 
 
 def test_csrf_secrets_and_masks_are_drawn_evenly_in_one_read(monkeypatch: Any) -> None:
-    """Django's CSRF module draws its secrets and masks with azureproject.csrf (one read of
+    """Django's CSRF module draws its secrets and masks with azureproject.serving.csrf (one read of
     the random source, not one per character): the same alphabet and length, never repeated,
     every character equally likely (the bytes a plain modulo would fold onto the first eight
     characters make those a fifth likelier)."""
@@ -235,7 +235,7 @@ def test_csrf_secrets_and_masks_are_drawn_evenly_in_one_read(monkeypatch: Any) -
 
     from django.middleware import csrf
 
-    from azureproject.csrf import random_string
+    from azureproject.serving.csrf import random_string
 
     reads: list[int] = []
     token_bytes = secrets.token_bytes

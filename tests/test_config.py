@@ -271,7 +271,7 @@ def test_a_request_killed_by_the_gunicorn_timeout_is_logged_with_method_and_path
 
 
 def test_server_errors_keep_their_level_and_traceback() -> None:
-    from azureproject.log_filters import ClientErrorFilter
+    from azureproject.serving.log_filters import ClientErrorFilter
 
     try:
         raise RuntimeError("boom")

@@ -1,6 +1,6 @@
 """Slow clients (a header or a body a byte every few seconds) hold no thread: with 24 of them
 connected, other visitors are still answered within 5 s, on the embedded default and in
-Azure mode (gunicorn with azureproject.buffering_worker). Each visitor has its own loopback
+Azure mode (gunicorn with azureproject.serving.buffering_worker). Each visitor has its own loopback
 address; every loop here is bounded in count and time."""
 
 import io
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from azureproject.buffering_worker import request_complete
+from azureproject.serving.buffering_worker import request_complete
 from localazure.services import (
     app_server,
     base_env,
