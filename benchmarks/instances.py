@@ -34,7 +34,9 @@ def load_instances(
     rows = []
     for count in counts:
         env_each = {**env, "DB_MAX_CONNECTIONS": str(budget // count)}
-        with instances_together(env_each, count, log_dir / f"instances-{count}") as servers:
+        with instances_together(
+            env_each, count, log_dir / f"instances-{count}", start_sh=True
+        ) as servers:
             for server in servers:
                 for path in pages.values():  # drawn once by each worker: the cache warm
                     for _ in range(4):

@@ -216,7 +216,7 @@ def main() -> None:
             "filter=Q(reviews__photo_width__isnull=False))).order_by('-n')[0].pk)",
             env=env,
         )
-        server = AppServer(env, workdir / "server.log").start()
+        server = AppServer(env, workdir / "server.log", start_sh=True).start()
         try:
             base = server.url.replace("127.0.0.1", "localhost")
             photo = shell_output(

@@ -190,7 +190,7 @@ def parallel_uploads(cases: dict[str, bytes], workdir: Path) -> None:
 def running(
     env: dict[str, str], log: Path, tls: tuple[Path, Path] | None = None
 ) -> Iterator[AppServer]:
-    server = AppServer(env, log, tls=tls).start()
+    server = AppServer(env, log, tls=tls, start_sh=True).start()
     try:
         yield server
     finally:

@@ -296,7 +296,7 @@ def main() -> None:
             seed=1,
             reset=False,
         )
-        server = AppServer(env, Path(media) / "server.log").start()
+        server = AppServer(env, Path(media) / "server.log", start_sh=True).start()
         base = server.url
         small_counts = page_queries(base, busiest)
 

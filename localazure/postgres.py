@@ -21,7 +21,7 @@ from psycopg import sql
 
 from azureproject.postgresql.base import TOKEN_SCOPE
 from localazure.identity import IdentityEndpoint
-from localazure.services import PROJECT_DIR, free_port, unavailable
+from localazure.services import PROJECT_DIR, free_port, manage, unavailable
 
 # The resource the identity endpoint is asked for, for database tokens.
 POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
@@ -160,13 +160,23 @@ class PostgresServer:
             cursor = conn.execute(query)
             return cursor.fetchall() if cursor.description else []
 
-    def create_identity_database(self) -> tuple[str, str]:
+    def create_identity_database(
+        self, *, template: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
         """A database owned by the admin and a login role for the app's identity, with no rights
-        on schema public: PostgreSQL 15's default, as on Azure before the grant."""
+        on schema public: PostgreSQL 15's default, as on Azure before the grant. With
+        `template` (a database and the role that owns its tables), a copy of that database,
+        its tables handed to the new role."""
         suffix = uuid.uuid4().hex[:10]
         database, role = f"restaurants_{suffix}", f"identity_{suffix}"
-        self.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+        if template is not None:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template[0]))
+        self.execute(create)
         self.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        if template is not None:
+            reassign = sql.SQL("REASSIGN OWNED BY {} TO {}")
+            self.execute(reassign.format(*map(sql.Identifier, (template[1], role))), database)
         return database, role
 
     def grant_schema(self, database: str, role: str, *, extensions: bool = True) -> None:
@@ -230,9 +240,19 @@ class PostgresApp:
 
 
 def make_postgres_app(
-    server: PostgresServer, *, grant: bool = True, extensions: bool = True, lifetime: float = 3600
+    server: PostgresServer,
+    *,
+    grant: bool = True,
+    extensions: bool = True,
+    lifetime: float = 3600,
+    migrated: bool = False,
 ) -> PostgresApp:
-    database, role = server.create_identity_database()
+    """A database and an identity for the app; `migrated`: the database a copy of one the app's
+    migrations ran on once for this server (its tables the new identity's), as after a deploy."""
+    if migrated:
+        database, role = server.create_identity_database(template=migrated_template(server))
+    else:
+        database, role = server.create_identity_database()
     if grant:
         server.grant_schema(database, role, extensions=extensions)
 
@@ -245,6 +265,31 @@ def make_postgres_app(
         client_ids={client_id}, lifetime=lifetime, on_token=set_role_password
     )
     return PostgresApp(server, database, role, client_id, endpoint.start())
+
+
+_templates: dict[int, tuple[str, str]] = {}
+_templates_lock = threading.Lock()
+
+
+def migrated_template(server: PostgresServer) -> tuple[str, str]:
+    """A database the app's migrations ran on (through its own token login), made once per
+    server, and the role that owns its tables: a template no one connects to again."""
+    with _templates_lock:
+        if server.port not in _templates:
+            app = make_postgres_app(server)
+            try:
+                migrated = manage("migrate", "--noinput", env=app.env)
+                if migrated.returncode != 0:
+                    raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
+            finally:
+                app.endpoint.stop()
+            server.execute(
+                sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                    sql.Identifier(app.database)
+                )
+            )
+            _templates[server.port] = (app.database, app.role)
+        return _templates[server.port]
 
 
 class ConnectionWatch:

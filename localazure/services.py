@@ -4,15 +4,18 @@ A component that this machine lacks raises ComponentMissing with the reason; the
 on it on a laptop and fail under CI=true (tests/conftest.py), a benchmark stops with it.
 """
 
+import atexit
 import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -263,6 +266,23 @@ def manage(*args: str, env: Mapping[str, str], timeout: float = 120) -> subproce
     )
 
 
+_migrated_sqlite: list[Path] = []
+
+
+def migrated_sqlite(path: Path) -> Path:
+    """An embedded-default database at `path` with every migration applied: a copy of one the
+    app's migrations ran on once in this process (migrate is a second of a process each)."""
+    if not _migrated_sqlite:
+        template = Path(tempfile.mkdtemp(prefix="rr-sqlite-")) / "migrated.sqlite3"
+        atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
+        migrated = manage("migrate", "--noinput", env={"SQLITE_PATH": str(template)})
+        if migrated.returncode != 0:
+            raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
+        _migrated_sqlite.append(template)
+    shutil.copyfile(_migrated_sqlite[0], path)
+    return path
+
+
 def shell_output(code: str, *, env: Mapping[str, str]) -> str:
     """What `manage.py shell -c CODE` prints last (its result; log lines may come first)."""
     result = manage("shell", "-c", code, env=env)
@@ -284,15 +304,17 @@ def base_env(**overrides: str) -> dict[str, str]:
 
 
 class AppServer:
-    """start.sh (migrate, collectstatic, gunicorn) on a free loopback port; or gunicorn alone
-    (`gunicorn_only`), for a server whose database is down, where start.sh would stop."""
+    """The app's gunicorn, as gunicorn.conf.py configures it, on a free loopback port; with
+    `start_sh`, through start.sh (migrate, check_storage, collectstatic, then gunicorn), as App
+    Service starts it: for tests of start.sh itself, and for servers whose database nothing
+    else migrates."""
 
     def __init__(
         self,
         env: Mapping[str, str],
         log_path: Path,
         *,
-        gunicorn_only: bool = False,
+        start_sh: bool = False,
         tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.port = free_port()
@@ -305,9 +327,16 @@ class AppServer:
         self.process: subprocess.Popen | None = None
         self.cwd = PROJECT_DIR
         self.command = (
-            [sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"]
-            if gunicorn_only
-            else ["bash", str(PROJECT_DIR / "start.sh")]
+            ["bash", str(PROJECT_DIR / "start.sh")]
+            if start_sh
+            else [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "azureproject.wsgi",
+                "--config",
+                "gunicorn.conf.py",
+            ]
         )
 
     def launch(self) -> "AppServer":
@@ -353,10 +382,10 @@ def app_server(
     log_path: Path,
     *,
     timeout: float = 90,
-    gunicorn_only: bool = False,
+    start_sh: bool = False,
     tls: tuple[Path, Path] | None = None,
 ) -> Iterator[AppServer]:
-    server = AppServer(env, log_path, gunicorn_only=gunicorn_only, tls=tls)
+    server = AppServer(env, log_path, start_sh=start_sh, tls=tls)
     server.start(timeout=timeout)
     try:
         yield server
@@ -370,14 +399,14 @@ def instances_together(
     count: int,
     log_dir: Path,
     *,
-    gunicorn_only: bool = False,
+    start_sh: bool = False,
     timeout: float = 180,
 ) -> Iterator[list[AppServer]]:
     """`count` instances of the app with the same settings, started together as App Service
     starts a scaled-out site: all launched, then each waited for; all stopped afterwards."""
     log_dir.mkdir(parents=True, exist_ok=True)
     servers = [
-        AppServer(env, log_dir / f"instance-{index}.log", gunicorn_only=gunicorn_only)
+        AppServer(env, log_dir / f"instance-{index}.log", start_sh=start_sh)
         for index in range(count)
     ]
     try:

@@ -182,6 +182,15 @@ def postgres_app(postgres_server: PostgresServer) -> Iterator[PostgresApp]:
 
 
 @pytest.fixture
+def migrated_postgres_app(postgres_server: PostgresServer) -> Iterator[PostgresApp]:
+    """As postgres_app, with the app's tables already made (a copy of a database migrated
+    once per server): for tests of what comes after migrate."""
+    app = make_postgres_app(postgres_server, migrated=True)
+    yield app
+    app.endpoint.stop()
+
+
+@pytest.fixture
 def identity_in_process(
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Callable[[IdentityEndpoint], None]]:
@@ -268,6 +277,12 @@ def blob_app(
 def azure_mode_env(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:
     """The app settings App Service would have (tests.helpers.azure_mode_settings)."""
     return azure_mode_settings(postgres_app, azurite)
+
+
+@pytest.fixture
+def migrated_azure_mode_env(migrated_postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:
+    """azure_mode_env on a database already migrated."""
+    return azure_mode_settings(migrated_postgres_app, azurite)
 
 
 # Redis standing in for Azure Redis with Entra ID (localazure/redis_server.py)

@@ -98,14 +98,14 @@ def test_unassigned_client_id_is_refused_and_reported(
 
 
 def test_server_answers_503_while_identity_is_missing_then_recovers(
-    postgres_app: PostgresApp, tmp_path: Path
+    migrated_postgres_app: PostgresApp, tmp_path: Path
 ) -> None:
+    postgres_app = migrated_postgres_app
     env = postgres_app.env
-    assert manage("migrate", "--noinput", env=env).returncode == 0
     postgres_app.endpoint.client_ids.clear()  # the identity is unassigned from the app
     server_env = base_env(**env, DB_CONN_MAX_AGE="0")
     # No token, so start.sh's migrate would stop: run gunicorn alone.
-    with app_server(server_env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(server_env, tmp_path / "server.log") as server:
         status, body = http_get(server.url + "/")
         assert status == HTTPStatus.SERVICE_UNAVAILABLE
         assert b"Temporarily unavailable" in body
@@ -142,10 +142,9 @@ def test_migrate_with_identity_endpoint_down_exits_clearly(postgres_app: Postgre
 def test_tokens_rotate_and_new_connections_use_the_new_one(
     postgres_server: Any, tmp_path: Path
 ) -> None:
-    app = make_postgres_app(postgres_server, lifetime=2)
+    app = make_postgres_app(postgres_server, lifetime=2, migrated=True)
     try:
         env = base_env(**app.env, DB_CONN_MAX_AGE="0")
-        assert manage("migrate", "--noinput", env=app.env).returncode == 0
         with app_server(env, tmp_path / "server.log") as server:
             statuses = statuses_while_tokens_rotate(app.endpoint, server.url + "/", rotations=3)
         assert len(statuses) > 4 and set(statuses) == {HTTPStatus.OK}
@@ -157,15 +156,14 @@ def test_tokens_rotate_and_new_connections_use_the_new_one(
 
 
 def test_one_token_call_per_process_over_100_requests(
-    postgres_app: PostgresApp, tmp_path: Path
+    migrated_postgres_app: PostgresApp, tmp_path: Path
 ) -> None:
-    assert manage("migrate", "--noinput", env=postgres_app.env).returncode == 0
-    after_migrate = postgres_app.token_calls()
-    assert after_migrate == 1
+    postgres_app = migrated_postgres_app
+    assert postgres_app.token_calls() == 0
     env = base_env(**postgres_app.env, DB_CONN_MAX_AGE="0")  # a new connection per request
     with app_server(env, tmp_path / "server.log") as server:
-        # start.sh's migrate process and the worker: one token each.
-        assert postgres_app.token_calls() == after_migrate + 2
+        # The worker (which answered the start-up probe): one token.
+        assert postgres_app.token_calls() == 1
         before = postgres_app.token_calls()
         for _ in range(100):
             assert http_get(server.url + "/")[0] == HTTPStatus.OK
@@ -357,20 +355,19 @@ TYPO_PAGE = (
 
 
 def seed_restaurants(env: dict[str, str]) -> None:
-    migrated = manage("migrate", "--noinput", env=env)
-    assert migrated.returncode == 0, migrated.stderr
     seeded = manage("seed_demo", "--restaurants", "1000", "--reviews", "0", env=env)
     assert seeded.returncode == 0, seeded.stderr
 
 
 def test_search_by_words_ignoring_accents_through_an_index_on_postgresql(
-    postgres_app: PostgresApp,
+    migrated_postgres_app: PostgresApp,
 ) -> None:
     """On PostgreSQL at the benchmark's size (1,000 restaurants), "eclair CAF" finds "Café
     Éclair" (accents, case and word order aside) through the home page's query, best match
     first, and a dish word ("noodles") finds the places whose descriptions have it; the page's
     query and the pager's count can be served by the trigram indexes, each word's two LIKEs
     by the index of its column, rather than by reading every row."""
+    postgres_app = migrated_postgres_app
     seed_restaurants(postgres_app.env)
     found = json.loads(shell_output(SEARCH_PLANS, env=postgres_app.env))
     assert found["names"][0] == "Café Éclair"

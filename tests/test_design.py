@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from localazure.services import PROJECT_DIR, AppServer, base_env, manage, shell_output
+from localazure.services import (
+    PROJECT_DIR,
+    AppServer,
+    base_env,
+    manage,
+    migrated_sqlite,
+    shell_output,
+)
 from tests.helpers import image_bytes, unavailable
 
 pytestmark = pytest.mark.browser
@@ -32,8 +39,8 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("design")
-    env = base_env(SQLITE_PATH=str(tmp / "db.sqlite3"), MEDIA_ROOT=str(tmp / "media"))
-    assert manage("migrate", "--noinput", env=env).returncode == 0
+    database = migrated_sqlite(tmp / "db.sqlite3")
+    env = base_env(SQLITE_PATH=str(database), MEDIA_ROOT=str(tmp / "media"))
     seeded = manage(
         "seed_demo", "--restaurants", "30", "--reviews", "150", "--photos", "12", env=env
     )
@@ -64,7 +71,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     down = AppServer(
         base_env(SQLITE_PATH=str(tmp / "not-a-database"), MEDIA_ROOT=str(tmp / "media")),
         tmp / "down.log",
-        gunicorn_only=True,
     ).start()
     try:
         yield Site(server.url, int(busy), int(empty), down.url)

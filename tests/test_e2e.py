@@ -57,7 +57,9 @@ def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         endpoint = postgres_app.endpoint
         settings = azure_mode_settings(postgres_app, request.getfixturevalue("azurite"))
         env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
-    server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls).start()
+    server = AppServer(
+        {**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls, start_sh=True
+    ).start()  # as App Service starts it: start.sh migrates
     try:
         manage_ok("seed_demo", "--restaurants", "25", "--reviews", "50", env=env)
         manage_ok(

@@ -88,7 +88,7 @@ def stored(env: dict[str, str]) -> dict[str, str]:
 def test_faults_cost_only_503s_and_lose_nothing(
     postgres_server: PostgresServer, azurite: Azurite, tmp_path: Path
 ) -> None:
-    app = make_postgres_app(postgres_server, lifetime=TOKEN_LIFETIME)
+    app = make_postgres_app(postgres_server, lifetime=TOKEN_LIFETIME, migrated=True)
     container = f"photos-{uuid.uuid4().hex[:10]}"
     azurite.admin(app.endpoint).create_container(container)
     env = base_env(
@@ -101,12 +101,10 @@ def test_faults_cost_only_503s_and_lose_nothing(
         DB_CONN_MAX_AGE="0",  # a new connection (and token) for every request
         POST_LIMITS="off",  # four clients posting without pause: this test is about faults
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
     assert manage("seed_demo", "--restaurants", "1", "--reviews", "3", env=env).returncode == 0
     server = AppServer(
         {**env, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"},
         tmp_path / "server.log",
-        gunicorn_only=True,  # migrated above; start.sh is not what this test is about
     ).start()
     outcomes: list[Outcome] = []
     stop = threading.Event()
@@ -237,12 +235,11 @@ def test_after_a_restart_kept_connections_are_replaced_without_an_error(
     none a 500 or 503, without restarting the app."""
     from concurrent.futures import ThreadPoolExecutor
 
-    app = make_postgres_app(postgres_server)
+    app = make_postgres_app(postgres_server, migrated=True)
     proxy = ForgetfulProxy(postgres_server.port).start()
     env = base_env(**{**app.env, "DBPORT": str(proxy.port)}, SECRET_KEY=secrets.token_urlsafe(50))
     if pool == "pooled":
         env["DB_POOL"] = "1"
-    assert manage("migrate", "--noinput", env=env).returncode == 0
     assert manage("seed_demo", "--restaurants", "3", "--reviews", "6", env=env).returncode == 0
     server = AppServer(
         {**env, "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4"}, tmp_path / "server.log"

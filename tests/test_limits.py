@@ -15,7 +15,7 @@ from django.urls import reverse
 from PIL import Image
 from pytest_django.asserts import assertContains, assertRedirects
 
-from localazure.services import app_server, base_env, manage, post_form, shell_output
+from localazure.services import app_server, base_env, migrated_sqlite, post_form, shell_output
 from restaurant_review import limits
 from restaurant_review.limits import Rate, parse_rates
 from restaurant_review.models import Restaurant, Review
@@ -181,19 +181,18 @@ def test_an_ipv6_visitor_is_counted_by_its_64_prefix() -> None:
 def test_the_limits_are_shared_by_the_workers_of_a_real_server(tmp_path: Path) -> None:
     """gunicorn with two workers: the counts live in the limits cache, not in a worker."""
     env = base_env(
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        SQLITE_PATH=str(migrated_sqlite(tmp_path / "db.sqlite3")),
         MEDIA_ROOT=str(tmp_path / "media"),
         WEB_CONCURRENCY="2",
         POST_LIMIT_REVIEWS="3/10m",
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
     pk = shell_output(
         "from restaurant_review.models import Restaurant; "
         "print(Restaurant.objects.create(name='Shared', street_address='1 St').pk)",
         env=env,
     )
     page, action = f"/restaurant/{pk}/", f"/restaurant/{pk}/review/"
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(env, tmp_path / "server.log") as server:
         answers = [
             post_form(
                 server.url,

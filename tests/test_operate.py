@@ -3,7 +3,7 @@
 from http import HTTPStatus
 from pathlib import Path
 
-from localazure.services import app_server, base_env, manage, signed_in_staff
+from localazure.services import app_server, base_env, manage, migrated_sqlite, signed_in_staff
 
 OLD_KEY = "old-key-" + "o" * 50
 NEW_KEY = "new-key-" + "n" * 50
@@ -12,13 +12,13 @@ NEW_KEY = "new-key-" + "n" * 50
 def test_staff_signed_in_before_a_key_rotation_stay_signed_in_with_the_old_key_as_fallback(
     tmp_path: Path,
 ) -> None:
-    env = base_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), MEDIA_ROOT=str(tmp_path / "media"))
-    for command in (
-        ("migrate", "--noinput"),
-        ("createsuperuser", "--noinput", "--username=staff", "--email=staff@example.org"),
-    ):
-        done = manage(*command, env={**env, "DJANGO_SUPERUSER_PASSWORD": "Rotate-me-2026!"})
-        assert done.returncode == 0, done.stderr
+    database = migrated_sqlite(tmp_path / "db.sqlite3")
+    env = base_env(SQLITE_PATH=str(database), MEDIA_ROOT=str(tmp_path / "media"))
+    done = manage(
+        "createsuperuser", "--noinput", "--username=staff", "--email=staff@example.org",
+        env={**env, "DJANGO_SUPERUSER_PASSWORD": "Rotate-me-2026!"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
     with app_server({**env, "SECRET_KEY": OLD_KEY}, tmp_path / "before.log") as server:
         staff = signed_in_staff(server.url, "staff", "Rotate-me-2026!")
     session = dict(staff.cookies)

@@ -19,6 +19,7 @@ from localazure.services import (
     http_get,
     http_request,
     manage,
+    migrated_sqlite,
 )
 from tests.helpers import AZURE_HOST
 
@@ -79,7 +80,7 @@ def test_two_instances_starting_together_migrate_once(
     postgres_app: PostgresApp, tmp_path: Path
 ) -> None:
     env = base_env(**postgres_app.env, MEDIA_ROOT=str(tmp_path / "media"))
-    servers = [AppServer(env, tmp_path / f"instance{n}.log") for n in (1, 2)]
+    servers = [AppServer(env, tmp_path / f"instance{n}.log", start_sh=True) for n in (1, 2)]
     for server in servers:
         server.launch()
     try:
@@ -101,7 +102,7 @@ def test_two_instances_starting_together_migrate_once(
 def test_azure_mode_behind_app_service_front_end(
     azure_mode_env: dict[str, str], tmp_path: Path
 ) -> None:
-    with app_server(base_env(**azure_mode_env), tmp_path / "server.log") as server:
+    with app_server(base_env(**azure_mode_env), tmp_path / "server.log", start_sh=True) as server:
         # Plain HTTP at the front end: redirected to HTTPS on the app's host name.
         status, headers, _ = http_request(server.url + "/", headers={"Host": AZURE_HOST})
         assert status == HTTPStatus.MOVED_PERMANENTLY
@@ -130,7 +131,7 @@ def test_azure_mode_behind_app_service_front_end(
 
 def test_health_is_503_when_the_database_is_down(tmp_path: Path) -> None:
     env = base_env(DBHOST="127.0.0.1", DBPORT=str(free_port()), DBNAME="x", DBUSER="x", DBPASS="x")
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(env, tmp_path / "server.log") as server:
         status, headers, body = http_request(server.url + "/healthz")
         assert status == HTTPStatus.SERVICE_UNAVAILABLE
         assert body == b'{"status": "unavailable", "failing": ["database"]}'
@@ -178,9 +179,9 @@ def test_client_mistakes_are_one_warning_line_and_real_errors_keep_their_traceba
 ) -> None:
     """Probes (bad Host, path traversal, too many fields, a broken multipart body) are logged
     as one WARNING line each, without a traceback."""
-    env = base_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), MEDIA_ROOT=str(tmp_path / "media"))
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    database = migrated_sqlite(tmp_path / "db.sqlite3")
+    env = base_env(SQLITE_PATH=str(database), MEDIA_ROOT=str(tmp_path / "media"))
+    with app_server(env, tmp_path / "server.log") as server:
         probes = [
             ("GET", "/", {"Host": "evil.example"}, None),
             ("GET", "/media/..%2f..%2fetc/passwd", {}, None),

@@ -154,15 +154,14 @@ def test_a_redis_outage_costs_no_page_and_is_logged_once(
 
 @pytest.mark.postgres
 def test_two_instances_sharing_redis_never_serve_a_stale_page(
-    postgres_app: PostgresApp, redis_server: RedisServer, azure_mode_env: dict[str, str],
-    tmp_path: Path,
+    migrated_postgres_app: PostgresApp, redis_server: RedisServer,
+    migrated_azure_mode_env: dict[str, str], tmp_path: Path,
 ) -> None:  # fmt: skip
     """Two app instances (Azure mode: PostgreSQL, Azurite, Redis, one identity): a page cached
     by one shows a review posted through the other, and a restaurant renamed in the database
     by a third process (the admin's way: a model save), on the very next request."""
-    redis_server.hook(postgres_app.endpoint)
-    env = {**azure_mode_env, **redis_server.env}
-    assert manage("migrate", "--noinput", env=env).returncode == 0
+    redis_server.hook(migrated_postgres_app.endpoint)
+    env = {**migrated_azure_mode_env, **redis_server.env}
     created = manage(
         "shell", "-c",
         "from restaurant_review.models import Restaurant; "
@@ -171,12 +170,11 @@ def test_two_instances_sharing_redis_never_serve_a_stale_page(
     )  # fmt: skip
     assert created.returncode == 0, created.stderr
     pk = created.stdout.strip().splitlines()[-1]
-    https = {"Host": azure_mode_env["WEBSITE_HOSTNAME"], "X-Forwarded-Proto": "https"}
+    https = {"Host": env["WEBSITE_HOSTNAME"], "X-Forwarded-Proto": "https"}
     page = f"/restaurant/{pk}/"
     with (
-        # gunicorn alone: migrate ran above, and start.sh's other steps are not under test.
-        app_server(base_env(**env), tmp_path / "a.log", gunicorn_only=True) as a,
-        app_server(base_env(**env), tmp_path / "b.log", gunicorn_only=True) as b,
+        app_server(base_env(**env), tmp_path / "a.log") as a,
+        app_server(base_env(**env), tmp_path / "b.log") as b,
     ):
         status, body = http_get(a.url + page, headers=https)
         assert status == HTTPStatus.OK and b"No reviews yet" in body

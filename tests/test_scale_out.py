@@ -56,11 +56,9 @@ def small_server(*, usable: int) -> PostgresServer:
     return PostgresServer(usable_bindir(), max_connections=usable + 3, reserved=3).start()
 
 
-def instances(env: dict[str, str], folder: Path, *, gunicorn_only: bool) -> Any:
+def instances(env: dict[str, str], folder: Path, *, start_sh: bool = False) -> Any:
     """INSTANCES app servers as on a two-core plan, started together."""
-    return instances_together(
-        {**env, **INSTANCE_ENV}, INSTANCES, folder, gunicorn_only=gunicorn_only
-    )
+    return instances_together({**env, **INSTANCE_ENV}, INSTANCES, folder, start_sh=start_sh)
 
 
 def load_all(servers: list[AppServer], restaurant: int) -> list[dict]:
@@ -112,14 +110,13 @@ def budget_server() -> Iterator[PostgresServer]:
 def test_six_instances_within_a_35_connection_tier_answer_every_request(
     wrk: None, budget_server: PostgresServer, tmp_path: Path
 ) -> None:
-    app = make_postgres_app(budget_server)
+    app = make_postgres_app(budget_server, migrated=True)
     try:
         env = {**app.env, "DB_MAX_CONNECTIONS": "5", "MEDIA_ROOT": str(tmp_path / "media")}
-        run("migrate_with_lock", "--noinput", env=env)
         run("seed_demo", "--restaurants=6", env=env)
         restaurant = first_restaurant(env)
         with (
-            instances(env, tmp_path, gunicorn_only=True) as servers,
+            instances(env, tmp_path) as servers,
             ConnectionWatch(budget_server, app.role) as watch,
         ):
             results = load_all(servers, restaurant)
@@ -172,7 +169,7 @@ def test_six_instances_through_pgbouncer_start_together_and_serve_everything(
     env = {**through(app, pgbouncer), "MEDIA_ROOT": str(tmp_path / "media")}
     try:
         # A fresh database: every instance runs start.sh (migrate under the lock) at once.
-        with instances(env, tmp_path / "first", gunicorn_only=False) as servers:
+        with instances(env, tmp_path / "first", start_sh=True) as servers:
             assert migrations_applied(servers) == 1
             for instance in servers:
                 assert "Migrating on the server itself" in instance.log()
@@ -186,7 +183,7 @@ def test_six_instances_through_pgbouncer_start_together_and_serve_everything(
         again = manage("migrate_with_lock", "--noinput", env=env)
         assert again.returncode == 0 and "No migrations to apply" in again.stdout, again.stdout
         with (
-            instances(env, tmp_path / "second", gunicorn_only=True) as servers,
+            instances(env, tmp_path / "second") as servers,
             ConnectionWatch(server, app.role) as watch,
         ):
             results = load_all(servers, restaurant)
@@ -243,11 +240,10 @@ def test_tokens_rotate_through_pgbouncer(
     requests through PgBouncer keep succeeding only if it checks every new client against
     the role's current secret and logs in to the server with it."""
     server, pgbouncer = bouncer
-    app = make_postgres_app(server, lifetime=2)
+    app = make_postgres_app(server, lifetime=2, migrated=True)
     try:
         env = {**through(app, pgbouncer), "DB_CONN_MAX_AGE": "0"}
-        run("migrate_with_lock", "--noinput", env=env)
-        with app_server(base_env(**env), tmp_path / "server.log", gunicorn_only=True) as instance:
+        with app_server(base_env(**env), tmp_path / "server.log") as instance:
             statuses = statuses_while_tokens_rotate(app.endpoint, instance.url + "/", rotations=2)
         assert len(statuses) > 2 and set(statuses) == {HTTPStatus.OK}
     finally:

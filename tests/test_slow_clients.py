@@ -20,6 +20,7 @@ from localazure.services import (
     base_env,
     http_request,
     manage,
+    migrated_sqlite,
     post_form,
     wait_until,
     worker_memory_mb,
@@ -88,9 +89,9 @@ def under_slow_clients(port: int, url: str, headers: dict[str, str], host: str) 
 
 
 def test_slow_clients_hold_no_thread_on_the_embedded_default(tmp_path: Path) -> None:
-    env = base_env(SQLITE_PATH=str(tmp_path / "db.sqlite3"), MEDIA_ROOT=str(tmp_path / "m"))
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    database = migrated_sqlite(tmp_path / "db.sqlite3")
+    env = base_env(SQLITE_PATH=str(database), MEDIA_ROOT=str(tmp_path / "m"))
+    with app_server(env, tmp_path / "server.log") as server:
         port = int(server.url.rsplit(":", 1)[1])
         assert under_slow_clients(port, server.url + "/", {}, "127.0.0.1") >= 9
     assert "Traceback" not in server.log()
@@ -109,7 +110,7 @@ def test_slow_clients_hold_no_thread_in_azure_mode(tmp_path: Path) -> None:
         AZURE_CLIENT_ID="11111111-0000-4000-8000-00000000c11e",
         WEB_CONCURRENCY="3",
     )
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(env, tmp_path / "server.log") as server:
         port = int(server.url.rsplit(":", 1)[1])
         url = server.url + "/static/css/site.css"
         assert http_request(url, headers=HTTPS)[0] == 200
@@ -144,13 +145,12 @@ BIG = 34_000_000  # under the 41 MB body limit (2 x PHOTO_MAX_MB + 1 MB), over t
 @pytest.fixture
 def embedded_server(tmp_path: Path) -> Any:
     env = base_env(
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        SQLITE_PATH=str(migrated_sqlite(tmp_path / "db.sqlite3")),
         MEDIA_ROOT=str(tmp_path / "m"),
         WEB_CONCURRENCY="2",
         POST_LIMITS="off",
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(env, tmp_path / "server.log") as server:
         yield server
 
 
@@ -319,12 +319,11 @@ def test_a_forwarded_script_name_changes_no_ones_page(tmp_path: Path) -> None:
     client's SCRIPT_NAME or PATH_INFO header is still not taken, for itself or for the plain
     visitors who get the cached page after it."""
     env = base_env(
-        SQLITE_PATH=str(tmp_path / "db.sqlite3"),
+        SQLITE_PATH=str(migrated_sqlite(tmp_path / "db.sqlite3")),
         MEDIA_ROOT=str(tmp_path / "m"),
         FORWARDED_ALLOW_IPS="*",
     )
-    assert manage("migrate", "--noinput", env=env).returncode == 0
-    with app_server(env, tmp_path / "server.log", gunicorn_only=True) as server:
+    with app_server(env, tmp_path / "server.log") as server:
         for _ in range(6):
             status, _, page = http_request(
                 server.url + "/", headers={"SCRIPT_NAME": "/evil", "PATH_INFO": "/admin/"}

@@ -48,7 +48,7 @@ def fresh_clone(target: Path) -> Path:
 def test_start_sh_on_a_fresh_clone_migrates_and_serves(tmp_path: Path) -> None:
     clone = fresh_clone(tmp_path / "clone")
     home = tmp_path / "home"
-    server = AppServer(base_env(HOME=str(home)), tmp_path / "server.log")
+    server = AppServer(base_env(HOME=str(home)), tmp_path / "server.log", start_sh=True)
     server.command = ["bash", str(clone / "start.sh")]
     server.cwd = clone
     server.start()
@@ -86,7 +86,7 @@ def test_readme_run_command_works_with_the_distributions_python(tmp_path: Path) 
         PIP_NO_INDEX="1",
         PIP_FIND_LINKS=str(WHEELS),
     )
-    server = AppServer(env, tmp_path / "server.log")
+    server = AppServer(env, tmp_path / "server.log", start_sh=True)
     for name in ("PYTHON", "VIRTUAL_ENV", "WEB_CONCURRENCY", "BIND_HOST", "PYTHONPATH"):
         server.env.pop(name, None)  # as a new user's shell would have it
     port = server.port
@@ -217,7 +217,7 @@ def test_a_changed_stylesheet_is_collected_again_at_the_next_start(tmp_path: Pat
     clone = fresh_clone(tmp_path / "clone")
 
     def served_css() -> tuple[str, bytes]:
-        server = AppServer(base_env(), tmp_path / "server.log")
+        server = AppServer(base_env(), tmp_path / "server.log", start_sh=True)
         server.command = ["bash", str(clone / "start.sh")]
         server.cwd = clone
         server.start()

@@ -60,17 +60,18 @@ def test_embedded_default_loads_no_telemetry_at_all() -> None:
 
 
 @pytest.fixture
-def ingestion(postgres_app: PostgresApp) -> Iterator[IngestionEndpoint]:
-    endpoint = IngestionEndpoint(postgres_app.endpoint).start()
+def ingestion(migrated_postgres_app: PostgresApp) -> Iterator[IngestionEndpoint]:
+    endpoint = IngestionEndpoint(migrated_postgres_app.endpoint).start()
     yield endpoint
     endpoint.stop()
 
 
 @pytest.fixture
 def telemetry_env(
-    azure_mode_env: dict[str, str], ingestion: IngestionEndpoint, tmp_path: Path
+    migrated_azure_mode_env: dict[str, str], ingestion: IngestionEndpoint, tmp_path: Path
 ) -> dict[str, str]:
     """Azure mode with Application Insights: the app trusts Azurite's and ingestion's CAs."""
+    azure_mode_env = migrated_azure_mode_env
     bundle = tmp_path / "ca-bundle.pem"
     bundle.write_text(
         Path(azure_mode_env["REQUESTS_CA_BUNDLE"]).read_text() + ingestion.ca_file.read_text()
@@ -83,8 +84,6 @@ def telemetry_env(
         "OTEL_BSP_SCHEDULE_DELAY": "500",
         "OTEL_BLRP_SCHEDULE_DELAY": "500",
     }
-    migrated = manage("migrate", "--noinput", env=env)
-    assert migrated.returncode == 0, migrated.stderr
     return env
 
 
@@ -214,7 +213,7 @@ def test_an_unresolved_key_vault_reference_stops_the_app_naming_the_setting(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert lines[0].startswith("error: SECRET_KEY: App Service could not resolve the Key Vault")
-    server = AppServer(base_env(**env), tmp_path / "server.log")
+    server = AppServer(base_env(**env), tmp_path / "server.log", start_sh=True)
     server.launch()
     assert server.process is not None
     assert server.process.wait(timeout=60) != 0
