@@ -40,10 +40,14 @@ def _table(rng: random.Random) -> Image.Image:
 
 def _shadowed(image: Image.Image, box: tuple[float, float, float, float], blur: int = 28) -> None:
     """A soft shadow under an object occupying `box`, light coming from the top left."""
-    shadow = Image.new("L", image.size, 0)
-    x0, y0, x1, y1 = box
-    ImageDraw.Draw(shadow).ellipse([x0 + 24, y0 + 34, x1 + 24, y1 + 34], fill=130)
-    shadow = shadow.filter(ImageFilter.GaussianBlur(blur))
+    # Drawn and blurred at a quarter of the size, then enlarged: a shadow this soft looks the
+    # same, for a sixteenth of the blur's work.
+    scale = 4
+    shadow = Image.new("L", (image.width // scale, image.height // scale), 0)
+    x0, y0, x1, y1 = (v / scale for v in box)
+    dx, dy = 24 / scale, 34 / scale
+    ImageDraw.Draw(shadow).ellipse([x0 + dx, y0 + dy, x1 + dx, y1 + dy], fill=130)
+    shadow = shadow.filter(ImageFilter.GaussianBlur(blur / scale)).resize(image.size)
     image.paste((20, 14, 10), mask=shadow)
 
 
@@ -218,7 +222,9 @@ def demo_photo(rng: random.Random, dish: str) -> bytes:
     light = Image.radial_gradient("L").resize(image.size).point(lambda v: int(v * 0.55))
     image = Image.composite(Image.new("RGB", image.size, (16, 10, 6)), image, light)
     # A camera's grain, so flat colours do not look drawn.
-    grain = Image.effect_noise(image.size, 40).convert("RGB")
+    # (at half the size, enlarged: the grain of a small sensor, for a quarter of the work)
+    half = (image.width // 2, image.height // 2)
+    grain = Image.effect_noise(half, 40).resize(image.size).convert("RGB")
     image = Image.blend(image, grain, 0.05)
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=84, optimize=True, progressive=True)
