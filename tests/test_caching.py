@@ -335,7 +335,17 @@ def test_the_code_version_changes_with_a_template(tmp_path: Path) -> None:
     first = code_version(tmp_path)
     assert code_version(tmp_path) == first
     template.write_text("<p>two</p>")
-    assert code_version(tmp_path) != first
+    second = code_version(tmp_path)
+    assert second != first
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "base.html").write_text("<html>")
+    assert code_version(tmp_path) != second
+    # Only the project's own folders are read, not a virtual environment's packages.
+    third = code_version(tmp_path)
+    installed = tmp_path / ".venv" / "lib" / "django" / "contrib" / "admin" / "templates"
+    installed.mkdir(parents=True)
+    (installed / "base.html").write_text("<html>")
+    assert code_version(tmp_path) == third
 
 
 @pytest.mark.parametrize("alias", ["default", "local"])
