@@ -51,7 +51,8 @@ class Outcome:
 
 def client(base: str, stop: threading.Event, outcomes: list[Outcome], name: str) -> None:
     """Browse and post reviews with photos until told to stop; record every answer."""
-    photo = image_bytes("JPEG", size=(800, 600))
+    # A small photo: what is measured is the faults, not the machine drawing renditions.
+    photo = image_bytes("JPEG", size=(480, 360))
     number = 0
     while not stop.is_set():
         number += 1
