@@ -32,8 +32,16 @@ SLOW_SECONDS = 3.0  # between two bytes
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
 
 
-def trickle(port: int, source: str, opening: bytes, stop: threading.Event) -> None:
-    """Send `opening`, then one byte every SLOW_SECONDS, until stopped or cut off."""
+def trickle(
+    port: int,
+    source: str,
+    opening: bytes,
+    stop: threading.Event,
+    going: threading.Semaphore | None = None,
+) -> None:
+    """Send `opening`, then one byte every SLOW_SECONDS, until stopped or cut off; `going` is
+    released once the first of those bytes is sent (or the server has cut the client off)."""
+    released = going is None
     try:
         with socket.create_connection(
             ("127.0.0.1", port), timeout=5, source_address=(source, 0)
@@ -43,8 +51,14 @@ def trickle(port: int, source: str, opening: bytes, stop: threading.Event) -> No
                 if stop.wait(SLOW_SECONDS):
                     return
                 sock.sendall(b"a")
+                if not released and going is not None:
+                    going.release()
+                    released = True
     except OSError:
         return  # the server closed it: what it should do, in time
+    finally:
+        if not released and going is not None:
+            going.release()
 
 
 def answered_in_time(url: str, headers: dict[str, str], *, probes: int = 10) -> int:
@@ -63,7 +77,7 @@ def answered_in_time(url: str, headers: dict[str, str], *, probes: int = 10) -> 
 def under_slow_clients(port: int, url: str, headers: dict[str, str], host: str) -> int:
     """How many of 10 requests from another visitor are answered within 5 s while 12 clients
     trickle a header and 12 trickle a body."""
-    stop = threading.Event()
+    stop, going = threading.Event(), threading.Semaphore(0)
     slow_header = f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Slow: ".encode()
     slow_body = (
         f"POST /restaurant/new/ HTTP/1.1\r\nHost: {host}\r\n"
@@ -72,7 +86,7 @@ def under_slow_clients(port: int, url: str, headers: dict[str, str], host: str) 
     clients = [
         threading.Thread(
             target=trickle,
-            args=(port, f"127.0.0.{30 + n}", slow_header if n % 2 else slow_body, stop),
+            args=(port, f"127.0.0.{30 + n}", slow_header if n % 2 else slow_body, stop, going),
             daemon=True,
         )
         for n in range(24)
@@ -80,7 +94,8 @@ def under_slow_clients(port: int, url: str, headers: dict[str, str], host: str) 
     for client in clients:
         client.start()
     try:
-        time.sleep(2 * SLOW_SECONDS)  # every slow client has sent its first bytes and more
+        for _ in clients:  # every slow client has sent its first bytes and more
+            assert going.acquire(timeout=60), "a slow client never got going"
         return answered_in_time(url, headers)
     finally:
         stop.set()
