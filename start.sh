@@ -21,23 +21,7 @@ if [ -n "${WEBSITE_HOSTNAME:-}" ]; then
   "$PYTHON" manage.py purge_orphan_photos || echo "WARNING: purge_orphan_photos failed (see above)" >&2
 fi
 
-# Static files: collected when there are none yet (the build may have done it) or when a file
-# in static/ is newer than the collection, so a changed stylesheet is never served stale under
-# its old hashed name. Instances starting together on one machine take turns (flock, where
-# there is one) and look again once it is their turn: a second collection while the first
-# instance's workers load the files would pull them from under it.
-collect_if_stale() {
-  if [ ! -f staticfiles/staticfiles.json ] \
-    || [ -n "$(find static -newer staticfiles/staticfiles.json -print -quit)" ]; then
-    "$PYTHON" manage.py collectstatic --noinput --verbosity 0
-  fi
-}
-if command -v flock >/dev/null 2>&1; then
-  export -f collect_if_stale
-  export PYTHON
-  flock .collectstatic.lock bash -c collect_if_stale
-else
-  collect_if_stale
-fi
+# Static files, collected when there are none yet or static/ changed (scripts/collect-static.sh).
+PYTHON="$PYTHON" bash scripts/collect-static.sh
 
 exec "$PYTHON" -m gunicorn azureproject.wsgi --config gunicorn.conf.py

@@ -5,6 +5,7 @@ in CI (CI=true), where they are required."""
 import io
 import logging
 import shutil
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from localazure.azurite import Azurite, find_azurite
 from localazure.identity import IdentityEndpoint
 from localazure.postgres import PostgresApp, PostgresServer, make_postgres_app, usable_bindir
 from localazure.redis_server import RedisServer, find_redis_server
-from localazure.services import ComponentMissing
+from localazure.services import PROJECT_DIR, ComponentMissing, base_env
 from restaurant_review.models import Restaurant, Review
 from tests.helpers import (
     CHROMIUM,
@@ -61,6 +62,22 @@ def pytest_runtest_setup(item: pytest.Item) -> Iterator[None]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     return (yield from _missing_component_is_unavailable())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Static files collected once per run, before any test starts a server (in the main
+    process, not in each xdist worker): gunicorn started alone reads staticfiles/ as it boots,
+    and a start.sh collecting there meanwhile would delete files from under it."""
+    if hasattr(config, "workerinput") or config.getoption("markexpr") == "not slow":
+        return
+    collected = subprocess.run(
+        ["bash", str(PROJECT_DIR / "scripts" / "collect-static.sh")],
+        env=base_env(),
+        capture_output=True,
+        text=True,
+    )
+    if collected.returncode != 0:
+        raise pytest.UsageError(f"collectstatic failed:\n{collected.stderr}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
