@@ -366,11 +366,9 @@ class AppServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        """gunicorn's quick shutdown (SIGQUIT): its graceful one (SIGTERM, App Service's)
-        waits out idle keep-alive connections, 2.4 s a server here, and no test is about it."""
         if self.process is None or self.process.poll() is not None:
             return
-        os.killpg(self.process.pid, signal.SIGQUIT)
+        os.killpg(self.process.pid, signal.SIGTERM)
         try:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
