@@ -1,5 +1,6 @@
 """Every environment variable the code reads is documented in the README and .env.sample."""
 
+import ast
 import re
 import subprocess
 import textwrap
@@ -78,3 +79,62 @@ def test_layout_doc_names_every_file_and_module() -> None:
     }
     assert len(modules) > 20  # the scan works
     assert modules - named == set()
+
+
+def gunicorn_setting(name: str) -> object:
+    """A plain assignment in gunicorn.conf.py, read without running the file (it sets glibc
+    options as it loads)."""
+    tree = ast.parse((PROJECT_DIR / "gunicorn.conf.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [
+            t.id for t in node.targets if isinstance(t, ast.Name)
+        ] == [name]:
+            return ast.literal_eval(node.value)
+    raise LookupError(name)
+
+
+def test_documented_timeouts_are_the_codes() -> None:
+    """Each timeout the docs promise is the one the code has: a changed constant fails here
+    until its sentence is changed too."""
+    from django.conf import settings
+
+    from azureproject import cache, credential, storage
+    from azureproject.config import database_settings
+    from azureproject.postgresql.base import CONNECT_TIMEOUT_SECONDS
+    from azureproject.serving import buffering_worker
+
+    pooled = database_settings(
+        {"DBHOST": "h", "DBNAME": "n", "DBUSER": "u", "DB_POOL": "1"},
+        base_dir=PROJECT_DIR,
+        azure=False,
+    )
+    kept = database_settings(
+        {"DBHOST": "h", "DBNAME": "n", "DBUSER": "u"}, base_dir=PROJECT_DIR, azure=False
+    )
+    token = credential.TOKEN_REQUEST_OPTIONS
+    blob = storage.RETRY_OPTIONS
+    promises = [
+        ("azure.md", rf"token requests have {token['connection_timeout']}-s connect and "
+         rf"{token['read_timeout']}-s read timeouts\s+and one retry", token["retry_total"] == 1),
+        ("azure.md", rf"no valid token waits at most {credential.TOKEN_WAIT_SECONDS} s", True),
+        ("azure.md", rf"connections time out after {CONNECT_TIMEOUT_SECONDS} s "
+         r"\(`connect_timeout`\)", True),
+        ("azure.md", rf"`DB_POOL_TIMEOUT` \({pooled['OPTIONS']['pool']['timeout']} s\)", True),
+        ("azure.md", rf"Blob Storage slow or frozen\*\*: {blob['read_timeout']}-s timeouts",
+         blob["connection_timeout"] == blob["read_timeout"] and blob["retry_total"] == 1),
+        ("azure.md", rf"gunicorn's {gunicorn_setting('timeout')}-s timeout", True),
+        ("caching.md", rf"Connect and read timeouts are {cache.CONNECT_TIMEOUT:g} s and "
+         rf"{cache.SOCKET_TIMEOUT:g} s", True),
+        ("caching.md", rf"for {cache.RETRY_SECONDS} s no request waits on Redis", True),
+        ("features.md", rf"waits more than {settings.PHOTO_DECODE_WAIT_SECONDS} s "
+         "for its turn", True),
+        ("features.md", rf"headers within {buffering_worker.HEADER_SECONDS:g} s, no pause over "
+         rf"{buffering_worker.IDLE_SECONDS:g} s in a body", True),
+        ("scale-out.md", rf"`DB_CONN_MAX_AGE` \({kept['CONN_MAX_AGE']} s\)", True),
+    ]  # fmt: skip
+    for doc, sentence, details_match in promises:
+        text = re.sub(r"\s+", " ", (PROJECT_DIR / "docs" / doc).read_text())
+        assert re.search(sentence.replace(r"\s+", " "), text), (
+            f"docs/{doc} no longer says: {sentence}"
+        )
+        assert details_match, f"docs/{doc}: {sentence}: the code's other figures differ"
