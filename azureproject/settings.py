@@ -130,13 +130,8 @@ TEMPLATES = [
     },
 ]
 
-# Database: SQLite by default. PostgreSQL when a host is set, through the tutorial's app settings
-# DBHOST (server name or full host), DBNAME, DBUSER, DBPORT, or Service Connector's
-# AZURE_POSTGRESQL_CONNECTIONSTRING / AZURE_POSTGRESQL_HOST, _DATABASE, _USER, _PORT.
-# No DBPASS: log in with an Entra token for AZURE_POSTGRESQL_CLIENTID or AZURE_CLIENT_ID (or the
-# system-assigned identity). DBSSLMODE overrides sslmode (require for Azure hosts);
-# DB_CONN_MAX_AGE keeps connections (default 600 s); DB_POOL=1 uses psycopg's pool instead.
-# SQLITE_PATH: where the embedded database lives (default db.sqlite3 in the project).
+# Database: SQLite, or PostgreSQL logging in with an Entra token, never a password
+# (azureproject.config.database_settings; its variables: docs/configuration.md).
 DATABASES = {"default": database_settings(env, base_dir=BASE_DIR, azure=AZURE_MODE)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -203,13 +198,10 @@ if WHITENOISE_USE_FINDERS:
     # Expected until collectstatic has run; WhiteNoise would warn that staticfiles/ is missing.
     warnings.filterwarnings("ignore", message="No directory at", category=UserWarning)
 
-# MEDIA_ROOT: where the embedded default keeps uploaded photos (default media/ in the project).
 MEDIA_ROOT = Path(env.get("MEDIA_ROOT") or BASE_DIR / "media")
 MEDIA_URL = "/media/"
-# Photos: local disk by default; Blob Storage when STORAGE_ACCOUNT_NAME (or Service Connector's
-# AZURE_STORAGEBLOB_RESOURCEENDPOINT) is set, in STORAGE_CONTAINER_NAME (default photos), as
-# AZURE_STORAGEBLOB_CLIENTID or AZURE_CLIENT_ID. STORAGE_URL_MODE: sas (default; short-lived
-# user-delegation SAS links, STORAGE_SAS_MINUTES long) or public (plain blob URLs).
+# Photos: local disk, or Blob Storage through the managed identity
+# (azureproject.config.photo_storage_settings; its variables: docs/configuration.md).
 STORAGES = {
     "default": photo_storage_settings(env, media_root=MEDIA_ROOT, azure=AZURE_MODE),
     "staticfiles": {"BACKEND": "azureproject.serving.staticfiles.StaticFilesStorage"},
@@ -239,10 +231,8 @@ SECURE_REFERRER_POLICY = "same-origin"
 # for a year: the Cache-Control of every photo, from Blob Storage or from the app.
 PHOTO_CACHE_CONTROL = "public, max-age=31536000, immutable"
 
-# PHOTO_MAX_MB: the largest photo upload accepted, in megabytes (default 20: what phones make;
-# memory is bounded by the decoded size, restaurant_review.photos.MAX_DECODED_SAMPLES).
+# Photo size limits (PHOTO_MAX_MB, PHOTO_MAX_EDGE: docs/configuration.md).
 PHOTO_MAX_BYTES = photo_max_bytes(env)
-# PHOTO_MAX_EDGE: photos are scaled down so neither side exceeds this many pixels.
 PHOTO_MAX_EDGE = env_int(env, "PHOTO_MAX_EDGE", default=2048)
 # Larger images are refused before decoding (decompression bombs).
 PHOTO_MAX_PIXELS = 50_000_000
@@ -250,11 +240,8 @@ PHOTO_MAX_PIXELS = 50_000_000
 # gets its form back with a 503 and Retry-After.
 PHOTO_DECODE_WAIT_SECONDS = 5
 
-# Caches: local memory in each process, or with REDIS_HOST (the full host name of an Azure
-# Managed Redis, *.redis.azure.net, or Azure Cache for Redis, *.redis.cache.windows.net) and
-# REDIS_PORT (10000 and 6380 by default) the default cache in Redis over TLS, logging in with
-# a Microsoft Entra token for AZURE_CLIENT_ID's identity (no access key). Keys
-# carry the code's digest: a deploy never serves parts drawn by the previous one.
+# Caches: local memory, or Redis with an Entra token (azureproject.config.cache_settings;
+# docs/caching.md). Keys carry the code's digest: a deploy never serves the previous one's parts.
 CACHES = cache_settings(env, key_prefix=code_version(BASE_DIR))
 
 # Messages in a signed cookie: no session row, no database query to show one.
