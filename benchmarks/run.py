@@ -30,6 +30,7 @@ import sys
 import tempfile
 import urllib.parse
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.instances import load_instances, print_instances
@@ -210,7 +211,7 @@ def verdict(ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -253,8 +254,63 @@ def main() -> None:
         help="a checkout of Azure-Samples/msdocs-django-postgresql-sample-app: load its home "
         "and restaurant pages too, with the same data, workers and load",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+@dataclass
+class Measured:
+    """What one benchmark run measured, for the report."""
+
+    workers: int
+    threads: str
+    small: tuple[int, int]
+    small_counts: dict[str, tuple[int, int]]
+    large_counts: dict[str, tuple[int, int]]
+    pages: dict[str, dict]
+    upstream: dict[str, dict]
+    calls_during: int
+    redis_calls: int
+    memory: list[float]
+    instance_rows: list
+    redis_memory: float
+
+
+def serve_upstream(
+    upstreams: ExitStack,
+    args: argparse.Namespace,
+    postgres: PostgresServer,
+    *,
+    workers: int,
+    env: dict[str, str],
+    log_dir: Path,
+) -> dict[str, str]:
+    """Microsoft's sample with the same data and workers, its pages drawn on each request and
+    from its minute-long cache (stopped with `upstreams`); the URLs to load."""
+    print("Serving the upstream sample ...", flush=True)
+    drawn, cached = (
+        upstreams.enter_context(
+            upstream_server(
+                args.upstream.resolve(),
+                postgres,
+                restaurants=args.restaurants,
+                reviews=max(1, args.reviews // args.restaurants),
+                workers=workers,
+                threads=int(env.get("GUNICORN_THREADS", "4")),
+                log_dir=log_dir,
+                page_cache=page_cache,
+            )
+        )
+        for page_cache in (False, True)
+    )
+    return {
+        "upstream home page": drawn + "/",
+        "upstream restaurant page": drawn + "/1/",
+        "upstream restaurant page, 60 s cache": cached + "/1/",
+    }
+
+
+def measure(args: argparse.Namespace) -> Measured:
+    """Serve the app (and the upstream sample), seed, load every page; stop everything."""
     bindir = find_bindir()
     if bindir is None:
         sys.exit(
@@ -326,28 +382,9 @@ def main() -> None:
         }
         with ExitStack() as upstreams:
             if args.upstream:
-                print("Serving the upstream sample ...", flush=True)
-                # Drawn on each request, and with its restaurant page's minute-long cache.
-                drawn, cached = (
-                    upstreams.enter_context(
-                        upstream_server(
-                            args.upstream.resolve(),
-                            postgres,
-                            restaurants=args.restaurants,
-                            reviews=max(1, args.reviews // args.restaurants),
-                            workers=workers,
-                            threads=int(env.get("GUNICORN_THREADS", "4")),
-                            log_dir=Path(media),
-                            page_cache=page_cache,
-                        )
-                    )
-                    for page_cache in (False, True)
+                urls |= serve_upstream(
+                    upstreams, args, postgres, workers=workers, env=env, log_dir=Path(media)
                 )
-                urls |= {
-                    "upstream home page": drawn + "/",
-                    "upstream restaurant page": drawn + "/1/",
-                    "upstream restaurant page, 60 s cache": cached + "/1/",
-                }
             pages = in_rounds(
                 urls,
                 rounds=args.rounds,
@@ -399,10 +436,29 @@ def main() -> None:
         if redis_server:
             redis_server.cleanup()
 
+    return Measured(
+        workers=workers,
+        threads=env.get("GUNICORN_THREADS", "4"),
+        small=small,
+        small_counts=small_counts,
+        large_counts=large_counts,
+        pages=pages,
+        upstream=upstream,
+        calls_during=calls_during,
+        redis_calls=redis_calls,
+        memory=memory,
+        instance_rows=instance_rows,
+        redis_memory=redis_memory,
+    )
+
+
+def print_figures(args: argparse.Namespace, measured: Measured) -> None:
+    pages, upstream, workers = measured.pages, measured.upstream, measured.workers
+    small, small_counts, large_counts = measured.small, measured.small_counts, measured.large_counts
     ceiling = pages["bare view (ceiling)"]["rps"]
     print(
         f"\nRestaurant Review benchmark: {workers} gunicorn workers x "
-        f"{env.get('GUNICORN_THREADS', '4')} threads, {args.connections} connections, "
+        f"{measured.threads} threads, {args.connections} connections, "
         f"{args.rounds} rounds of {args.seconds:.0f} s per page (medians), "
         "PostgreSQL with Entra tokens, "
         f"{'local-memory caches' if args.no_redis else 'Redis with Entra tokens'}\n"
@@ -438,20 +494,26 @@ def main() -> None:
         f"{args.reviews + args.busiest} reviews: {large_counts}"
     )
     print(
-        f"Identity-endpoint calls during the load runs: {calls_during} for PostgreSQL, "
-        f"{redis_calls} for Redis (token lifetime {args.token_lifetime:.0f} s, {workers} worker "
-        "processes)"
+        f"Identity-endpoint calls during the load runs: {measured.calls_during} for "
+        f"PostgreSQL, {measured.redis_calls} for Redis (token lifetime "
+        f"{args.token_lifetime:.0f} s, {workers} worker processes)"
     )
-    print(f"Memory per worker (RSS, MB): {', '.join(f'{m:.0f}' for m in memory)}")
-    if redis_server:
-        print(f"Redis memory used: {redis_memory:.1f} MB")
-    if instance_rows:
+    print(f"Memory per worker (RSS, MB): {', '.join(f'{m:.0f}' for m in measured.memory)}")
+    if not args.no_redis:
+        print(f"Redis memory used: {measured.redis_memory:.1f} MB")
+    if measured.instance_rows:
         print_instances(
-            instance_rows,
+            measured.instance_rows,
             budget=args.instance_budget,
             connections=args.connections,
             workers=workers,
         )
+
+
+def print_targets(measured: Measured) -> None:
+    pages, upstream, workers = measured.pages, measured.upstream, measured.workers
+    small_counts, large_counts = measured.small_counts, measured.large_counts
+    calls_during, redis_calls = measured.calls_during, measured.redis_calls
     print("\nTargets:")
     for name in ("home page", "restaurant page"):
         share = pages[name]["share"]
@@ -487,6 +549,13 @@ def main() -> None:
         f"  identity calls at most one per token lifetime per process and resource: "
         f"{calls_during} + {redis_calls} calls, {workers} workers -> {verdict(per_process)}"
     )
+
+
+def main() -> None:
+    args = arguments()
+    measured = measure(args)
+    print_figures(args, measured)
+    print_targets(measured)
 
 
 if __name__ == "__main__":
