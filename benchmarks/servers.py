@@ -27,7 +27,14 @@ import tempfile
 from pathlib import Path
 
 from localazure.load import report, wrk_command
-from localazure.services import PROJECT_DIR, base_env, free_port, manage, wait_for_http
+from localazure.services import (
+    GUNICORN_COMMAND,
+    PROJECT_DIR,
+    base_env,
+    free_port,
+    manage,
+    wait_for_http,
+)
 
 PAGES = {"bare view": "/__bare__/", "home page": "/"}
 MINIMAL = "minimal Django, gthread"
@@ -66,14 +73,7 @@ def main() -> None:
         done = manage(*command, env=env)
         if done.returncode != 0:
             sys.exit(done.stdout + done.stderr)
-    gunicorn = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "azureproject.wsgi",
-        "--config",
-        "gunicorn.conf.py",
-    ]
+    gunicorn = GUNICORN_COMMAND
     quiet = "--access-logfile /dev/null"
     minimal = [sys.executable, "-m", "gunicorn", "benchmarks.minimal:application"]
     minimal += ["--workers=2", "--threads=4", "--worker-class=gthread", "--bind=127.0.0.1"]

@@ -303,6 +303,12 @@ def base_env(**overrides: str) -> dict[str, str]:
     return env
 
 
+# The app under gunicorn as gunicorn.conf.py configures it (start.sh's last step).
+GUNICORN_COMMAND = [
+    sys.executable, "-m", "gunicorn", "azureproject.wsgi", "--config", "gunicorn.conf.py"
+]  # fmt: skip
+
+
 class AppServer:
     """The app's gunicorn, as gunicorn.conf.py configures it, on a free loopback port; with
     `start_sh`, through start.sh (migrate, check_storage, collectstatic, then gunicorn), as App
@@ -326,18 +332,7 @@ class AppServer:
             self.env["GUNICORN_CMD_ARGS"] = f"--certfile={tls[0]} --keyfile={tls[1]}"
         self.process: subprocess.Popen | None = None
         self.cwd = PROJECT_DIR
-        self.command = (
-            ["bash", str(PROJECT_DIR / "start.sh")]
-            if start_sh
-            else [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "azureproject.wsgi",
-                "--config",
-                "gunicorn.conf.py",
-            ]
-        )
+        self.command = ["bash", str(PROJECT_DIR / "start.sh")] if start_sh else [*GUNICORN_COMMAND]
 
     def launch(self) -> "AppServer":
         """Start the process without waiting for it to answer."""
