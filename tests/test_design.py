@@ -45,26 +45,18 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         "seed_demo", "--restaurants", "30", "--reviews", "150", "--photos", "12", env=env
     )
     assert seeded.returncode == 0, seeded.stderr
-    busy = shell_output(
-        "from django.db.models import Count; from restaurant_review.models import Restaurant; "
-        "print(Restaurant.objects.annotate(n=Count('reviews')).order_by('-n')[0].pk)",
-        env=env,
-    )
-    empty = shell_output(
+    # The busiest restaurant, a new one without reviews, and an admin, in one process.
+    busy, empty = shell_output(
+        "import os; from django.db.models import Count; "
+        "from django.contrib.auth.models import User; "
         "from restaurant_review.models import Restaurant; "
-        "print(Restaurant.objects.create(name='Quiet Corner', street_address='1 Elm St').pk)",
-        env=env,
-    )
-    admin = manage(
-        "createsuperuser",
-        "--noinput",
-        "--username",
-        "admin",
-        "--email",
-        "a@example.com",
+        "busy = Restaurant.objects.annotate(n=Count('reviews')).order_by('-n')[0].pk; "
+        "empty = Restaurant.objects.create(name='Quiet Corner', street_address='1 Elm St').pk; "
+        "User.objects.create_superuser("
+        "'admin', 'a@example.com', os.environ['DJANGO_SUPERUSER_PASSWORD']); "
+        "print(busy, empty)",
         env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
-    )
-    assert admin.returncode == 0, admin.stderr
+    ).split()
     server = AppServer({**env, "GUNICORN_THREADS": "8"}, tmp / "server.log").start()
     # A database that cannot be opened (a directory): every page is the 503 page.
     (tmp / "not-a-database").mkdir()
