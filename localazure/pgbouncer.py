@@ -16,7 +16,6 @@ PgBouncer refuses to run as root, so as root it runs as the `postgres` user, as 
 import os
 import pwd
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 import psycopg
 
 from localazure.postgres import ADMIN_PASSWORD, PostgresServer
-from localazure.services import free_port, loopback_certificate
+from localazure.services import free_port, loopback_certificate, stop_process_group
 
 
 def find_pgbouncer() -> Path | None:
@@ -117,12 +116,6 @@ class PgBouncer:
 
     def stop(self) -> None:
         try:
-            if self.process is not None and self.process.poll() is None:
-                os.killpg(self.process.pid, signal.SIGTERM)
-                try:
-                    self.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                    self.process.wait()
+            stop_process_group(self.process, timeout=10)
         finally:
             shutil.rmtree(self.base, ignore_errors=True)

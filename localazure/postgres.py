@@ -21,7 +21,7 @@ from psycopg import sql
 
 from azureproject.postgresql.base import TOKEN_SCOPE
 from localazure.identity import IdentityEndpoint
-from localazure.services import PROJECT_DIR, free_port, manage, unavailable
+from localazure.services import PROJECT_DIR, free_port, migrate_template, unavailable
 
 # The resource the identity endpoint is asked for, for database tokens.
 POSTGRES_RESOURCE = TOKEN_SCOPE.removesuffix("/.default")
@@ -249,10 +249,8 @@ def make_postgres_app(
 ) -> PostgresApp:
     """A database and an identity for the app; `migrated`: the database a copy of one the app's
     migrations ran on once for this server (its tables the new identity's), as after a deploy."""
-    if migrated:
-        database, role = server.create_identity_database(template=migrated_template(server))
-    else:
-        database, role = server.create_identity_database()
+    template = migrated_template(server) if migrated else None
+    database, role = server.create_identity_database(template=template)
     if grant:
         server.grant_schema(database, role, extensions=extensions)
 
@@ -278,9 +276,7 @@ def migrated_template(server: PostgresServer) -> tuple[str, str]:
         if server.port not in _templates:
             app = make_postgres_app(server)
             try:
-                migrated = manage("migrate", "--noinput", env=app.env)
-                if migrated.returncode != 0:
-                    raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
+                migrate_template(app.env)
             finally:
                 app.endpoint.stop()
             server.execute(

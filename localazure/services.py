@@ -100,6 +100,26 @@ class ThreadedHTTPServer:
 _handed_out: set[int] = set()
 
 
+def stop_process_group(process: subprocess.Popen | None, *, timeout: float) -> None:
+    """SIGTERM to a process started with start_new_session and its children (its group),
+    SIGKILL if it has not exited within `timeout` s; nothing if it is not running."""
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def migrate_template(env: Mapping[str, str]) -> None:
+    """`manage.py migrate` for a database that copies are made from; a failure stops here."""
+    migrated = manage("migrate", "--noinput", env=env)
+    if migrated.returncode != 0:
+        raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
+
+
 def free_port() -> int:
     """A loopback port nothing listens on, never the same one twice in a test session."""
     while True:
@@ -278,9 +298,7 @@ def migrated_sqlite(path: Path) -> Path:
     if not _migrated_sqlite:
         template = Path(tempfile.mkdtemp(prefix="rr-sqlite-")) / "migrated.sqlite3"
         atexit.register(shutil.rmtree, template.parent, ignore_errors=True)
-        migrated = manage("migrate", "--noinput", env={"SQLITE_PATH": str(template)})
-        if migrated.returncode != 0:
-            raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
+        migrate_template({"SQLITE_PATH": str(template)})
         _migrated_sqlite.append(template)
     shutil.copyfile(_migrated_sqlite[0], path)
     return path
@@ -364,14 +382,7 @@ class AppServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+        stop_process_group(self.process, timeout=20)
 
 
 @contextmanager
