@@ -350,8 +350,8 @@ def code_version(base_dir: Path) -> str:
     """A digest of what draws the pages (Python code, templates, the static files' manifest),
     for cache keys: cached parts drawn by one deploy are never served by the next."""
     digest = hashlib.blake2b(digest_size=8)
-    # The project's own folders only: a pattern starting with ** would walk .venv and every
-    # other folder below base_dir (a fifth of a second, at every process start).
+    # The project's own folders only: a pattern starting with ** would walk .venv, the tests'
+    # caches and every other folder below base_dir, at every process start.
     patterns = (
         "azureproject/**/*.py",
         "restaurant_review/**/*.py",

@@ -253,7 +253,7 @@ def signed_in_staff(base: str, username: str, password: str) -> requests.Session
     assert urllib.parse.urlsplit(base).hostname in {"127.0.0.1", "localhost"}
     staff = requests.Session()
     # No connection kept between requests: a server stopping (SIGTERM, as App Service stops
-    # it) waits out idle kept-alive connections, 2.4 s here, and tests stop many servers.
+    # it) waits out idle kept-alive connections, and tests stop many servers.
     staff.headers["Connection"] = "close"
     login = staff.get(base + "/admin/login/", timeout=30)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)

@@ -1,4 +1,4 @@
-# Sourced by start.sh and run-tests.sh: `use_python REQUIREMENTS_FILE` sets PYTHON to an
+# Sourced by start.sh, run-tests.sh and scripts/collect-static.sh: `use_python REQUIREMENTS_FILE` sets PYTHON to an
 # interpreter that has REQUIREMENTS_FILE installed, wherever the scripts run:
 # - PYTHON already set: that interpreter, as it is (you, or the tests, installed what it needs);
 # - App Service (WEBSITE_HOSTNAME set): its build installed the requirements into its own
