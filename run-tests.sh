@@ -148,6 +148,12 @@ if wants browser; then
   fi
 fi
 
+# Bytecode is written and reused, even where the environment asks for none
+# (PYTHONDONTWRITEBYTECODE): the tests start the app in some 250 processes, and each would
+# otherwise compile the project's modules again (0.25 s of CPU a process; __pycache__ is
+# ignored by git).
+unset PYTHONDONTWRITEBYTECODE
+
 # Test files spread over one more process than there are cores (at most 6): most tests spend
 # their time waiting on the servers, browsers and deliberate outages they start, and each
 # process starts its own PostgreSQL, Redis and Azurite. A file stays in one process, so its
