@@ -34,6 +34,7 @@ from localazure.services import (
     signed_in_staff,
     unavailable,
     wait_until,
+    worker_pids,
 )
 from tests.helpers import image_bytes
 
@@ -41,7 +42,7 @@ INSTANCES = 6
 # What each instance runs, as on a two-core App Service plan.
 INSTANCE_ENV = {"WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "4", "POST_LIMITS": "off"}
 # Load on every instance at once, as many connections as an instance has threads.
-LOAD_SECONDS = 3
+LOAD_SECONDS = 2
 LOAD_CONNECTIONS = 8
 
 
@@ -63,41 +64,41 @@ def instances(env: dict[str, str], folder: Path, *, start_sh: bool = False) -> A
     return instances_together({**env, **INSTANCE_ENV}, INSTANCES, folder, start_sh=start_sh)
 
 
-def load_all(
-    servers: list[AppServer], restaurant: int, app: PostgresApp, tokens: int
-) -> list[dict]:
+def load_all(servers: list[AppServer], restaurant: int) -> list[dict]:
     """wrk on every instance at once: home pages on half, a restaurant page on the others.
-    First every worker of every instance gets its database token (`app` had handed out
-    `tokens` before they started; one per worker process): a worker's first token on a busy
-    machine can take longer than a request may wait for one, and this test is about the
-    connections under load, not about cold starts. A slow answer is not an error here (a
+    First every worker of every instance gets its database token: a worker's first token on
+    a busy machine can take longer than a request may wait for one, and this test is about
+    the connections under load, not about cold starts. A slow answer is not an error here (a
     machine twice as slow is slower); a refused or failed one is."""
     urls = [
         server.url + ("/" if index % 2 else f"/restaurant/{restaurant}/")
         for index, server in enumerate(servers)
     ]
-    workers = len(servers) * int(INSTANCE_ENV["WEB_CONCURRENCY"])
 
     def every_worker_has_its_token() -> bool:
+        """Whether every worker had asked for its token before a round of requests (which
+        the workers that were still waiting for theirs answer once they have it)."""
+        asked = all(
+            set(worker_pids(server.process.pid)) <= asked_for_tokens(server) for server in servers
+        )
         with ThreadPoolExecutor(LOAD_CONNECTIONS) as visitors:
             list(visitors.map(lambda url: http_request(url, timeout=60), urls * 4))
-        return app.token_calls() - tokens >= workers
+        return asked
 
     wait_until(every_worker_has_its_token, what="every worker's database token", timeout=180)
     return load_together(urls, seconds=LOAD_SECONDS, connections=LOAD_CONNECTIONS, timeout=60)
 
 
-def first_restaurant(env: dict[str, str]) -> int:
-    """The demo data's first restaurant, read through the app's own settings."""
-    result = manage(
-        "shell",
-        "-c",
-        "from restaurant_review.models import Restaurant; "
-        "print(Restaurant.objects.order_by('pk')[0].pk)",
-        env=env,
-    )
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout.split()[-1])
+def asked_for_tokens(server: AppServer) -> set[int]:
+    """The processes of `server` that have made their credential, which they do as they ask
+    for their first token (the log's lines carry the process id)."""
+    return {int(pid) for pid in re.findall(r" (\d+): Microsoft Entra tokens from ", server.log())}
+
+
+def first_restaurant(app: PostgresApp) -> int:
+    """The demo data's first restaurant."""
+    query = "SELECT min(id) FROM restaurant_review_restaurant"
+    return int(app.server.execute(query, dbname=app.database)[0][0])
 
 
 def run(*command: str, env: dict[str, str]) -> None:
@@ -124,13 +125,12 @@ def test_six_instances_within_a_35_connection_tier_answer_every_request(
     try:
         env = {**app.env, "DB_MAX_CONNECTIONS": "5", "MEDIA_ROOT": str(tmp_path / "media")}
         run("seed_demo", "--restaurants=6", env=env)
-        restaurant = first_restaurant(env)
-        tokens = app.token_calls()
+        restaurant = first_restaurant(app)
         with (
             instances(env, tmp_path) as servers,
             ConnectionWatch(budget_server, app.role) as watch,
         ):
-            results = load_all(servers, restaurant, app, tokens)
+            results = load_all(servers, restaurant)
         assert_no_errors(results)
         # Six instances of 2 workers x 2 connections: 24 at most, never the tier's 35.
         assert 0 < watch.most <= 24, watch.most
@@ -180,27 +180,22 @@ def test_six_instances_through_pgbouncer_start_together_and_serve_everything(
     env = {**through(app, pgbouncer), "MEDIA_ROOT": str(tmp_path / "media")}
     try:
         # A fresh database: every instance runs start.sh (migrate under the lock) at once.
-        with instances(env, tmp_path / "first", start_sh=True) as servers:
+        with instances(env, tmp_path, start_sh=True) as servers:
             assert migrations_applied(servers) == 1
             for instance in servers:
                 assert "Migrating on the server itself" in instance.log()
                 assert f"to PgBouncer at 127.0.0.1:{pgbouncer.port}" in instance.log()
-        assert advisory_locks(server) == 0
-        run("seed_demo", "--restaurants=6", env=env)  # through PgBouncer
-        restaurant = first_restaurant(env)
+            assert advisory_locks(server) == 0
+            # Nothing left to migrate, and no lock left behind: the next start goes straight on.
+            again = manage("migrate_with_lock", "--noinput", env=env)
+            assert again.returncode == 0 and "No migrations to apply" in again.stdout, again.stdout
 
-        # Nothing left to migrate, and no lock left behind: the next start goes straight on
-        # (its servers started by gunicorn alone: start.sh's part was the first round).
-        again = manage("migrate_with_lock", "--noinput", env=env)
-        assert again.returncode == 0 and "No migrations to apply" in again.stdout, again.stdout
-        tokens = app.token_calls()
-        with (
-            instances(env, tmp_path / "second") as servers,
-            ConnectionWatch(server, app.role) as watch,
-        ):
-            results = load_all(servers, restaurant, app, tokens)
-            assert_no_errors(results)
-            visitor_and_staff_through(servers[0].url, restaurant, env)
+            run("seed_demo", "--restaurants=6", env=env)  # through PgBouncer, while they run
+            restaurant = first_restaurant(app)
+            with ConnectionWatch(server, app.role) as watch:
+                results = load_all(servers, restaurant)
+                assert_no_errors(results)
+                visitor_and_staff_through(servers[0].url, restaurant, env)
         # PgBouncer's pool (10) is what the server sees, whatever the instances hold.
         assert 0 < watch.most <= 10, watch.most
         assert advisory_locks(server) == 0
