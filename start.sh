@@ -7,19 +7,13 @@ cd "$(dirname "$0")"
 . scripts/python-env.sh
 use_python requirements.txt
 
-# Migrate once per deploy; on PostgreSQL under an advisory lock, so instances starting together
-# wait for each other instead of racing (on the server itself, never through PgBouncer).
-"$PYTHON" manage.py migrate_with_lock --noinput
-
-# Say at startup, in the log, if the photo container is missing or the identity lacks rights.
-# Browsing works without photo storage, so this warns rather than stopping the app.
-"$PYTHON" manage.py check_storage || echo "WARNING: photo uploads will fail until storage is fixed (see above)" >&2
-
-# Azure mode: delete photos that no review references (uploads that finished after their
-# request gave up); it also runs on a schedule (README). A failure here never stops the app.
-if [ -n "${WEBSITE_HOSTNAME:-}" ]; then
-  "$PYTHON" manage.py purge_orphan_photos || echo "WARNING: purge_orphan_photos failed (see above)" >&2
-fi
+# Migrate once per deploy (on PostgreSQL under an advisory lock, so instances starting together
+# wait for each other instead of racing, on the server itself, never through PgBouncer); say in
+# the log if the photo container is missing or the identity lacks rights (a warning: browsing
+# works without photo storage); in Azure mode, delete photos that no review references (uploads
+# that finished after their request gave up; it also runs on a schedule, README). One process
+# (manage.py prepare_start); only a failed migration stops the start.
+"$PYTHON" manage.py prepare_start
 
 # Static files, collected when there are none yet or static/ changed (scripts/collect-static.sh).
 PYTHON="$PYTHON" bash scripts/collect-static.sh

@@ -332,7 +332,7 @@ GUNICORN_COMMAND = [
 
 class AppServer:
     """The app's gunicorn, as gunicorn.conf.py configures it, on a free loopback port; with
-    `start_sh`, through start.sh (migrate, check_storage, collectstatic, then gunicorn), as App
+    `start_sh`, through start.sh (prepare_start, collectstatic, then gunicorn), as App
     Service starts it: for tests of start.sh itself, and for servers whose database nothing
     else migrates."""
 

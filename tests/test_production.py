@@ -51,6 +51,30 @@ def test_check_deploy_warns_on_the_embedded_default() -> None:
     assert "security.W004" in result.stderr and "security.W009" in result.stderr
 
 
+def test_a_start_without_photo_storage_warns_and_goes_on(
+    migrated_azure_mode_env: dict[str, str],
+) -> None:
+    """start.sh's steps before gunicorn (manage.py prepare_start): with the container missing,
+    the storage check and the orphan purge each say so in the log, and the start goes on."""
+    env = {**migrated_azure_mode_env, "STORAGE_CONTAINER_NAME": "no-such-container"}
+    result = manage("prepare_start", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No migrations to apply" in result.stdout
+    assert "Photo storage is not usable" in result.stderr
+    assert "WARNING: photo uploads will fail until storage is fixed" in result.stderr
+    assert "Could not list the stored photos" in result.stderr
+    assert "WARNING: orphan photos stay until purge_orphan_photos runs again" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_start_whose_migration_fails_stops_there(tmp_path: Path) -> None:
+    env = {"SQLITE_PATH": str(tmp_path / "missing-folder" / "db.sqlite3")}
+    result = manage("prepare_start", env=env)
+    assert result.returncode != 0
+    assert "unable to open database file" in result.stderr
+    assert "Photos are stored on local disk" not in result.stdout
+
+
 def test_missing_secret_key_in_azure_mode_fails_fast_naming_it(tmp_path: Path) -> None:
     env = {k: v for k, v in AZURE_SETTINGS_ONLY.items() if k != "SECRET_KEY"}
     result = manage("check", env=env)
