@@ -88,7 +88,8 @@ if wants lint; then
   say "ruff check, ruff format --check, mypy"
   "$PYTHON" -m ruff check --quiet .
   "$PYTHON" -m ruff format --check --quiet .
-  "$PYTHON" -m mypy --no-error-summary azureproject restaurant_review
+  # mypy's cache in the tests' cache, which CI keeps between runs (19 s cold, 1 s warm).
+  "$PYTHON" -m mypy --no-error-summary --cache-dir .ci/cache/mypy azureproject restaurant_review
 fi
 if [ "$TESTS" = lint ]; then exit 0; fi
 
