@@ -5,8 +5,10 @@ times.
 1. `migrate_with_lock`: migrate, one instance at a time. Its failure stops the start.
 2. `check_storage`: whether photo storage works, said in the log. Browsing works without it,
    so a failure is a warning and the start goes on.
-3. In Azure mode, `purge_orphan_photos`: photos no review references. A failure is logged
-   with its traceback and the start goes on; the next run (or the scheduled one) retries.
+3. In Azure mode, `purge_orphan_photos`: photos no review references. A failure is a
+   warning too; the next run (or the scheduled one) retries.
+
+A failure it did not expect is logged with its traceback before the warning.
 """
 
 import logging
