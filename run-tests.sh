@@ -169,6 +169,7 @@ case "$TESTS" in
 esac
 say "pytest, $TESTS ($workers processes)"
 if [ "$workers" -gt 0 ]; then
-  exec "$PYTHON" -m pytest -n "$workers" --dist loadfile "${selection[@]}" "$@"
+  # Files in the order tests/file_order.py gives them (the longest of the last run first).
+  exec "$PYTHON" -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "${selection[@]}" "$@"
 fi
 exec "$PYTHON" -m pytest "${selection[@]}" "$@"

@@ -22,6 +22,7 @@ from localazure.postgres import PostgresApp, PostgresServer, make_postgres_app, 
 from localazure.redis_server import RedisServer, find_redis_server
 from localazure.services import PROJECT_DIR, ComponentMissing, base_env
 from restaurant_review.models import Restaurant, Review
+from tests.file_order import DurationRecorder, longest_first
 from tests.helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -65,10 +66,14 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Static files collected once per run, before any test starts a server (in the main
+    """What each test file takes is recorded (tests/file_order.py), in the main process.
+    Static files collected once per run, before any test starts a server (in the main
     process, not in each xdist worker): gunicorn started alone reads staticfiles/ as it boots,
     and a start.sh collecting there meanwhile would delete files from under it."""
-    if hasattr(config, "workerinput") or config.getoption("markexpr") == "not slow":
+    if hasattr(config, "workerinput"):
+        return
+    config.pluginmanager.register(DurationRecorder(), "file-durations")
+    if config.getoption("markexpr") == "not slow":
         return
     collected = subprocess.run(
         ["bash", str(PROJECT_DIR / "scripts" / "collect-static.sh")],
@@ -81,6 +86,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    longest_first(items)
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or fixtures & REAL_COMPONENTS:
