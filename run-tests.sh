@@ -88,7 +88,7 @@ if wants lint; then
   say "ruff check, ruff format --check, mypy"
   "$PYTHON" -m ruff check --quiet .
   "$PYTHON" -m ruff format --check --quiet .
-  # mypy's cache in the tests' cache, which CI keeps between runs (19 s cold, 1 s warm).
+  # mypy's cache in the tests' cache, which CI keeps between runs (a clean clone has none).
   "$PYTHON" -m mypy --no-error-summary --cache-dir .ci/cache/mypy azureproject restaurant_review
 fi
 if [ "$TESTS" = lint ]; then exit 0; fi
@@ -151,8 +151,8 @@ fi
 
 # Bytecode is written and reused, even where the environment asks for none
 # (PYTHONDONTWRITEBYTECODE): the tests start the app in some 250 processes, and each would
-# otherwise compile the project's modules again (0.25 s of CPU a process; __pycache__ is
-# ignored by git).
+# otherwise compile the project's modules again (docs/testing.md; __pycache__ is ignored by
+# git).
 unset PYTHONDONTWRITEBYTECODE
 
 # Test files spread over one more process than there are cores (at most 6): most tests spend
