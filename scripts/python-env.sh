@@ -1,5 +1,5 @@
-# Sourced by start.sh, run-tests.sh and scripts/collect-static.sh: `use_python REQUIREMENTS_FILE` sets PYTHON to an
-# interpreter that has REQUIREMENTS_FILE installed, wherever the scripts run:
+# Sourced by start.sh, run-tests.sh and scripts/collect-static.sh: `use_python REQUIREMENTS_FILE`
+# sets PYTHON to an interpreter that has REQUIREMENTS_FILE installed, wherever the scripts run:
 # - PYTHON already set: that interpreter, as it is (you, or the tests, installed what it needs);
 # - App Service (WEBSITE_HOSTNAME set): its build installed the requirements into its own
 #   environment, so `python3`, and nothing is installed;

@@ -8,7 +8,9 @@ times.
 3. In Azure mode, `purge_orphan_photos`: photos no review references. A failure is a
    warning too; the next run (or the scheduled one) retries.
 
-A failure it did not expect is logged with its traceback before the warning.
+A failure it did not expect is logged with its traceback before the warning. Behind PgBouncer,
+migrate_with_lock points this process's connection at the server itself, so the purge's scan
+goes there too, as the migrations' work does, not through the transaction pooler.
 """
 
 import logging
