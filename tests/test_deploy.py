@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,8 +77,21 @@ def deployed_twice(factory: pytest.TempPathFactory, name: str, **env: str) -> tu
 
 
 @pytest.fixture(scope="module")
-def default_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
-    return deployed_twice(tmp_path_factory, "default")
+def default_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("default")
+
+
+@pytest.fixture(scope="module")
+def default_runs(default_folder: Path) -> tuple[Run, Run]:
+    return deploy(default_folder), deploy(default_folder)
+
+
+@pytest.fixture
+def deployed_site(default_runs: tuple[Run, Run], default_folder: Path, tmp_path: Path) -> Path:
+    """A folder where the fake `az` finds the site default_runs deployed (what exists, copied
+    from there): for a test of what comes after a deploy, without deploying again."""
+    shutil.copy(default_folder / "az-state.json", tmp_path / "az-state.json")
+    return tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -672,10 +686,9 @@ def test_photos_can_be_undeleted_and_the_database_restored_to_a_point_in_time(
 
 
 def test_geo_backup_asked_of_an_existing_server_is_explained_not_ignored(
-    tmp_path: Path,
+    deployed_site: Path,
 ) -> None:
-    deploy(tmp_path)
-    _, output = deploy(tmp_path, GEO_BACKUP="1")
+    _, output = deploy(deployed_site, GEO_BACKUP="1")
     assert "created without geo-redundant backup" in output
 
 
@@ -802,11 +815,10 @@ def test_teardown_deletes_the_group_purges_the_vault_and_what_lives_outside(
     assert "already gone" in said and "not among the deleted vaults" in said
 
 
-def test_teardown_asks_for_the_group_name_before_deleting_anything(tmp_path: Path) -> None:
-    deploy(tmp_path)
-    calls, output = run_script("scripts/teardown.sh", tmp_path, stdin="yes\n", code=1)
+def test_teardown_asks_for_the_group_name_before_deleting_anything(deployed_site: Path) -> None:
+    calls, output = run_script("scripts/teardown.sh", deployed_site, stdin="yes\n", code=1)
     assert calls == [] and "Nothing deleted." in output
-    calls, _ = run_script("scripts/teardown.sh", tmp_path, stdin="my-reviews-rg\n")
+    calls, _ = run_script("scripts/teardown.sh", deployed_site, stdin="my-reviews-rg\n")
     assert value(call(calls, "group", "delete"), "--name") == "my-reviews-rg"
 
 

@@ -45,29 +45,6 @@ def fresh_clone(target: Path) -> Path:
     return target
 
 
-def test_start_sh_on_a_fresh_clone_migrates_and_serves(tmp_path: Path) -> None:
-    clone = fresh_clone(tmp_path / "clone")
-    home = tmp_path / "home"
-    server = AppServer(base_env(HOME=str(home)), tmp_path / "server.log", start_sh=True)
-    server.command = ["bash", str(clone / "start.sh")]
-    server.cwd = clone
-    server.start()
-    try:
-        status, body = http_get(server.url + "/")
-        assert status == HTTPStatus.OK and b"No restaurants yet" in body
-        css = body.decode().split('rel="stylesheet" href="')[1].split('"')[0]
-        assert css.startswith("/static/css/site.") and css != "/static/css/site.css"  # hashed
-        css_status, css_body = http_get(server.url + css)
-        assert css_status == HTTPStatus.OK and b"Restaurant Review" in css_body
-        assert http_get(server.url + "/restaurant/1/")[0] == HTTPStatus.NOT_FOUND
-    finally:
-        server.stop()
-    assert (clone / "db.sqlite3").exists() and (clone / "staticfiles" / "staticfiles.json").exists()
-    assert "Applying restaurant_review.0001_initial" in server.log()
-    # No control socket in the home directory for a second instance to take over.
-    assert not (home / ".gunicorn").exists()
-
-
 def test_readme_run_command_works_with_the_distributions_python(tmp_path: Path) -> None:
     """Debian's /usr/bin/python3 refuses `pip install` (PEP 668): the run command makes and
     uses the project's .venv, starts a few workers on loopback and says which URL to open."""
@@ -213,24 +190,46 @@ def test_an_activated_virtual_environment_is_used_and_installed_once(tmp_path: P
     assert python_chosen(project, PYTHON="/opt/python/bin/python3") == "/opt/python/bin/python3"
 
 
-def test_a_changed_stylesheet_is_collected_again_at_the_next_start(tmp_path: Path) -> None:
+def test_start_sh_on_a_fresh_clone_migrates_serves_and_collects_a_changed_stylesheet(
+    tmp_path: Path,
+) -> None:
+    """A fresh clone's first start migrates and serves hashed static files; after a change to
+    the stylesheet, the next start collects it again, under a new name."""
     clone = fresh_clone(tmp_path / "clone")
+    home = tmp_path / "home"
 
-    def served_css() -> tuple[str, bytes]:
-        server = AppServer(base_env(), tmp_path / "server.log", start_sh=True)
+    def start() -> AppServer:
+        server = AppServer(base_env(HOME=str(home)), tmp_path / "server.log", start_sh=True)
         server.command = ["bash", str(clone / "start.sh")]
         server.cwd = clone
-        server.start()
-        try:
-            body = http_get(server.url + "/")[1].decode()
-            href = body.split('rel="stylesheet" href="')[1].split('"')[0]
-            return href, http_get(server.url + href)[1]
-        finally:
-            server.stop()
+        return server.start()
 
-    first_href, _ = served_css()
+    def served_css(server: AppServer) -> tuple[str, bytes]:
+        status, body = http_get(server.url + "/")
+        assert status == HTTPStatus.OK and b"No restaurants yet" in body
+        href = body.decode().split('rel="stylesheet" href="')[1].split('"')[0]
+        css_status, css = http_get(server.url + href)
+        assert css_status == HTTPStatus.OK and b"Restaurant Review" in css
+        return href, css
+
+    server = start()
+    try:
+        first_href, _ = served_css(server)
+        assert first_href.startswith("/static/css/site.") and first_href != "/static/css/site.css"
+        assert http_get(server.url + "/restaurant/1/")[0] == HTTPStatus.NOT_FOUND
+    finally:
+        server.stop()
+    assert (clone / "db.sqlite3").exists() and (clone / "staticfiles" / "staticfiles.json").exists()
+    assert "Applying restaurant_review.0001_initial" in server.log()
+    # No control socket in the home directory for a second instance to take over.
+    assert not (home / ".gunicorn").exists()
+
     stylesheet = clone / "static" / "css" / "site.css"
     stylesheet.write_text(stylesheet.read_text() + "\n/* changed-after-first-start */\n")
-    second_href, css = served_css()
+    server = start()
+    try:
+        second_href, css = served_css(server)
+    finally:
+        server.stop()
     assert second_href != first_href
     assert b"changed-after-first-start" in css
