@@ -6,6 +6,7 @@ import io
 import logging
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -91,6 +92,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES or fixtures & REAL_COMPONENTS:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_in_one_folder() -> Iterator[None]:
+    """Temporary files, of the tests and of everything they start (the emulators' data and
+    TLS files, the telemetry exporter's unsent batches, Chromium's profiles), go to one folder
+    per test process, removed when it ends, rather than to /tmp for good."""
+    folder = Path(tempfile.mkdtemp(prefix="rr-tests-"))
+    folder.chmod(0o1777)  # as /tmp: PostgreSQL, run as its own user, makes its folder here
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TMPDIR", str(folder))
+        patch.setattr(tempfile, "tempdir", None)  # this process's next temp file looks again
+        yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

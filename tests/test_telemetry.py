@@ -4,6 +4,7 @@ for https://monitor.azure.com from the test identity endpoint; and the Key Vault
 App Service could not resolve."""
 
 import re
+import tempfile
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -22,6 +23,7 @@ from localazure.services import (
     manage,
     post_form,
     shell_output,
+    wait_until,
 )
 from tests.helpers import AZURE_HOST, image_bytes
 
@@ -92,6 +94,15 @@ def telemetry_app(telemetry_env: dict[str, str], tmp_path: Path) -> Iterator[App
     server = AppServer(base_env(**telemetry_env), tmp_path / "server.log").start()
     yield server
     server.stop()
+
+
+def batches_kept_to_retry(ingestion: IngestionEndpoint) -> set[str]:
+    """The batches the app's exporter has kept on disk to send again (it keeps those it could
+    not send, by instrumentation key, under the temporary folder: conftest gives the tests'
+    processes theirs)."""
+    folder = Path(tempfile.gettempdir())
+    pattern = f"Microsoft-AzureMonitor-*/opentelemetry-python-{ingestion.instrumentation_key}/*"
+    return {path.name.split("@")[0] for path in folder.glob(pattern)}
 
 
 def operation_ids(envelopes: list[dict[str, Any]]) -> set[str]:
@@ -185,13 +196,19 @@ def test_pages_keep_answering_while_ingestion_refuses_or_is_down(
         durations.append(time.monotonic() - start)
         time.sleep(0.1)
     ingestion.wait_for(lambda: ingestion.refused > 0)
+    kept_before = batches_kept_to_retry(ingestion)
     ingestion.stop()  # and now nothing answers at all
     for index in range(20):
         start = time.monotonic()
         assert http_request(base + f"/?page={index + 40}", headers=HTTPS)[0] == HTTPStatus.OK
         durations.append(time.monotonic() - start)
         time.sleep(0.1)
-    time.sleep(2)  # a few failed exports
+    # A few exports failed since: the exporter kept their batches to send again later.
+    wait_until(
+        lambda: len(batches_kept_to_retry(ingestion) - kept_before) >= 2,
+        what="two batches kept after failed exports",
+        timeout=30,
+    )
     assert max(durations) < 2, durations
     log = telemetry_app.log()
     complaints = [line for line in log.splitlines() if "azure.monitor.opentelemetry" in line]
