@@ -310,7 +310,9 @@ def test_a_posted_review_is_in_view_with_its_thanks(
     browser: Any, site: Site, viewport: dict[str, int]
 ) -> None:
     """After posting, the browser lands on the new review (not the form's #review-form, nor
-    the top of a long page): the review is marked, and the thanks just above it are in view."""
+    the top of a long page): the review is marked, and the thanks just above it are in view.
+    Its photo, chosen in the file input, shows as a WebP rendition from the site's own
+    media folder (the embedded default's photo storage)."""
     context = axe_context(browser, viewport=viewport)
     page = context.new_page()
     try:
@@ -319,7 +321,17 @@ def test_a_posted_review_is_in_view_with_its_thanks(
         page.get_by_role("radio", name="5 stars").check()
         text = f"Landed right on it at {viewport['width']} px."
         page.get_by_role("textbox", name="Review").fill(text)
-        page.get_by_role("button", name="Post review").click()
+        photo = image_bytes("JPEG", size=(640, 480))
+        page.get_by_label("Photo (optional)").set_input_files(
+            {"name": "plate.jpg", "mimeType": "image/jpeg", "buffer": photo}
+        )
+        with page.expect_response(
+            lambda r: "/reviews/" in r.url and r.request.resource_type == "image"
+        ) as shown:
+            page.get_by_role("button", name="Post review").click()
+        assert shown.value.status == 200
+        assert shown.value.headers["content-type"] == "image/webp"
+        assert shown.value.url.startswith(site.url + "/media/"), shown.value.url
         page.wait_for_load_state()
         assert re.search(r"#review-\d+$", page.url), page.url
         review = page.locator(".review:target")

@@ -1,6 +1,7 @@
 """End to end in a real browser: Playwright driving Debian's Chromium against the app served by
-start.sh on loopback, once on the embedded default and once in Azure mode (real PostgreSQL,
-Azurite, the test identity endpoint, HTTPS). Screenshots go to test-artifacts/ (not committed)."""
+start.sh on loopback in Azure mode (real PostgreSQL, Azurite, the test identity endpoint,
+HTTPS), as visitors and staff use it on App Service. The embedded default is driven by the same
+browser in test_design.py. Screenshots go to test-artifacts/ (not committed)."""
 
 import re
 from collections.abc import Iterator
@@ -24,7 +25,6 @@ ADMIN_USER, ADMIN_PASSWORD = "admin", "e2e-" + "Str0ng-pass!"
 
 @dataclass
 class LiveApp:
-    mode: str
     url: str
     server: AppServer
 
@@ -34,31 +34,23 @@ def manage_ok(*args: str, env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module", params=["embedded", "azure"])
+@pytest.fixture(scope="module")
 def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
-    """One server per mode for the module's tests (a start and a seed are the slow part), with
-    25 demo restaurants: test_browse_and_search, first in each mode, counts on them."""
-    mode = request.param
-    tmp_path = tmp_path_factory.mktemp(f"e2e-{mode}")
-    endpoint = None
-    if mode == "embedded":
-        env = base_env(
-            SQLITE_PATH=str(tmp_path / "e2e.sqlite3"), MEDIA_ROOT=str(tmp_path / "media")
-        )
-        tls = None
-    else:
-        ca = trustme.CA()
-        cert = ca.issue_cert("127.0.0.1", "localhost")
-        cert.cert_chain_pems[0].write_to_path(str(tmp_path / "app.crt"))
-        cert.private_key_pem.write_to_path(str(tmp_path / "app.key"))
-        tls = (tmp_path / "app.crt", tmp_path / "app.key")
-        # The browser reaches the instance directly, so its address is an allowed host.
-        # A copy of a database migrated once per server (migrate_template): start.sh's
-        # migration finds nothing to do, as on any start after the first deploy.
-        postgres_app = make_postgres_app(request.getfixturevalue("postgres_server"), migrated=True)
-        endpoint = postgres_app.endpoint
-        settings = azure_mode_settings(postgres_app, request.getfixturevalue("azurite"))
-        env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
+    """The module's server, in Azure mode, with 25 demo restaurants: test_browse_and_search,
+    first, counts on them. (The embedded default is in the browser in test_design.py.)"""
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "app.crt"))
+    cert.private_key_pem.write_to_path(str(tmp_path / "app.key"))
+    tls = (tmp_path / "app.crt", tmp_path / "app.key")
+    # A copy of a database migrated once per server (migrate_template): start.sh's migration
+    # finds nothing to do, as on any start after the first deploy.
+    postgres_app = make_postgres_app(request.getfixturevalue("postgres_server"), migrated=True)
+    endpoint = postgres_app.endpoint
+    settings = azure_mode_settings(postgres_app, request.getfixturevalue("azurite"))
+    # The browser reaches the instance directly, so its address is an allowed host.
+    env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
     server = AppServer(
         {**env, "GUNICORN_THREADS": "8"}, tmp_path / "server.log", tls=tls, start_sh=True
     ).start()  # as App Service starts it, through start.sh
@@ -73,11 +65,10 @@ def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "a@example.com",
             env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
         )
-        yield LiveApp(mode, server.url, server)
+        yield LiveApp(server.url, server)
     finally:
         server.stop()
-        if endpoint is not None:
-            endpoint.stop()
+        endpoint.stop()
 
 
 @pytest.fixture
@@ -89,9 +80,9 @@ def page(browser: Any, live_app: LiveApp) -> Iterator[Any]:
     context.close()
 
 
-def screenshot(page: Any, live_app: LiveApp, name: str) -> None:
+def screenshot(page: Any, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{live_app.mode}-{name}.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
@@ -101,7 +92,7 @@ def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
         "out of 5" in page.locator(".restaurant-grid .restaurant-card").first.inner_text()
         or page.locator(".stars-none").count()
     )
-    screenshot(page, live_app, "home")
+    screenshot(page, "home")
     page.get_by_role("link", name="Next").click()
     page.wait_for_url(re.compile(r"page=2"))
     assert page.locator(".restaurant-grid .restaurant-card").count() == 1
@@ -125,7 +116,7 @@ def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
     names = page.locator(".restaurant-grid h2").all_inner_texts()
     page.locator(".restaurant-grid h2 a").first.click()
     assert page.locator("h1").inner_text() == names[0]
-    screenshot(page, live_app, "restaurant")
+    screenshot(page, "restaurant")
 
 
 def test_add_restaurant_and_post_review_with_photo(
@@ -158,7 +149,7 @@ def test_add_restaurant_and_post_review_with_photo(
     image.wait_for()
     assert page.evaluate("img => img.complete && img.naturalWidth", image.element_handle()) == 320
     assert "Rated 4 out of 5" in page.locator(".rating-summary").inner_text()
-    screenshot(page, live_app, "review-posted")
+    screenshot(page, "review-posted")
     # The tile opens the photo's own page, which links the full photo.
     page.locator("a.review-photo").first.click()
     page.locator(".photo-page").wait_for()
@@ -180,7 +171,7 @@ def test_validation_error_is_shown_next_to_its_field_with_input_kept(
     assert field.get_by_role("radio").first.get_attribute("name") == "rating"
     assert page.get_by_label("Your name").input_value() == "Hasty"
     assert page.get_by_role("textbox", name="Review").input_value() == "Forgot the stars."
-    screenshot(page, live_app, "validation-error")
+    screenshot(page, "validation-error")
 
 
 def test_admin_login_and_edit_review(page: Any, live_app: LiveApp) -> None:
@@ -194,6 +185,6 @@ def test_admin_login_and_edit_review(page: Any, live_app: LiveApp) -> None:
     page.get_by_label("Rating").fill("5")
     page.get_by_role("button", name="Save", exact=True).click()
     assert "was changed successfully" in page.locator(".messagelist").inner_text()
-    screenshot(page, live_app, "admin")
+    screenshot(page, "admin")
     page.goto(live_app.url + "/admin/restaurant_review/review/?q=Edited")
     assert page.locator("#result_list tbody tr").count() == 1
