@@ -88,18 +88,6 @@ def image_bytes(
     return buffer.getvalue()
 
 
-def post_review_and_see_its_photo(page: Any) -> Any:
-    """In a browser (Playwright), post the review form, whose photo is chosen; the response
-    for the photo the page then shows: a WebP rendition, answered."""
-    with page.expect_response(
-        lambda r: "/reviews/" in r.url and r.request.resource_type == "image"
-    ) as shown:
-        page.get_by_role("button", name="Post review").click()
-    assert shown.value.status == 200
-    assert shown.value.headers["content-type"] == "image/webp"
-    return shown.value
-
-
 def upload(name: str, content: bytes, content_type: str = "image/jpeg") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, content, content_type=content_type)
 
