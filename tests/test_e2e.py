@@ -13,7 +13,8 @@ from urllib.parse import urljoin
 import pytest
 import trustme
 
-from localazure.postgres import make_postgres_app
+from localazure.azurite import Azurite
+from localazure.postgres import PostgresServer, make_postgres_app
 from localazure.services import PROJECT_DIR, AppServer, base_env, manage
 from tests.helpers import azure_mode_settings, image_bytes
 
@@ -35,7 +36,9 @@ def manage_ok(*args: str, env: dict[str, str]) -> None:
 
 
 @pytest.fixture(scope="module")
-def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
+def live_app(
+    postgres_server: PostgresServer, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveApp]:
     """The module's server, in Azure mode, with 25 demo restaurants: test_browse_and_search,
     first, counts on them. (The embedded default is in the browser in test_design.py.)"""
     tmp_path = tmp_path_factory.mktemp("e2e")
@@ -46,9 +49,9 @@ def live_app(request: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     tls = (tmp_path / "app.crt", tmp_path / "app.key")
     # A copy of a database migrated once per server (migrate_template): start.sh's migration
     # finds nothing to do, as on any start after the first deploy.
-    postgres_app = make_postgres_app(request.getfixturevalue("postgres_server"), migrated=True)
+    postgres_app = make_postgres_app(postgres_server, migrated=True)
     endpoint = postgres_app.endpoint
-    settings = azure_mode_settings(postgres_app, request.getfixturevalue("azurite"))
+    settings = azure_mode_settings(postgres_app, azurite)
     # The browser reaches the instance directly, so its address is an allowed host.
     env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
     server = AppServer(
