@@ -70,9 +70,8 @@ EVERY_OPTION = {
 }
 
 
-def deployed_twice(factory: pytest.TempPathFactory, name: str, **env: str) -> tuple[Run, Run]:
-    """A first deploy, then the same again (what exists is kept)."""
-    folder = factory.mktemp(name)
+def deployed_twice(folder: Path, **env: str) -> tuple[Run, Run]:
+    """A first deploy, then the same again (what exists is kept, in `folder`)."""
     return deploy(folder, **env), deploy(folder, **env)
 
 
@@ -83,7 +82,7 @@ def default_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def default_runs(default_folder: Path) -> tuple[Run, Run]:
-    return deploy(default_folder), deploy(default_folder)
+    return deployed_twice(default_folder)
 
 
 @pytest.fixture
@@ -97,7 +96,7 @@ def deployed_site(default_runs: tuple[Run, Run], default_folder: Path, tmp_path:
 @pytest.fixture(scope="module")
 def every_option_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
     """Every option on (REDIS, PUBLIC_PHOTOS, GITHUB_REPO, ENTRA_SIGN_IN, backups, alerts)."""
-    return deployed_twice(tmp_path_factory, "every-option", **EVERY_OPTION)
+    return deployed_twice(tmp_path_factory.mktemp("every-option"), **EVERY_OPTION)
 
 
 # A larger site: a Standard plan of 2 instances autoscaling to 10, and a General Purpose
@@ -112,7 +111,7 @@ SCALED = {
 
 @pytest.fixture(scope="module")
 def scaled_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Run, Run]:
-    return deployed_twice(tmp_path_factory, "scaled", **SCALED)
+    return deployed_twice(tmp_path_factory.mktemp("scaled"), **SCALED)
 
 
 REFERENCE = "@Microsoft.KeyVault(SecretUri=https://my-reviews-kv.vault.azure.net/secrets/django-secret-key/)"
