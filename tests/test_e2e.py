@@ -50,7 +50,6 @@ def live_app(
     # A copy of a database migrated once per server (migrate_template): start.sh's migration
     # finds nothing to do, as on any start after the first deploy.
     postgres_app = make_postgres_app(postgres_server, migrated=True)
-    endpoint = postgres_app.endpoint
     settings = azure_mode_settings(postgres_app, azurite)
     # The browser reaches the instance directly, so its address is an allowed host.
     env = base_env(**settings, DJANGO_ALLOWED_HOSTS="127.0.0.1")
@@ -71,7 +70,7 @@ def live_app(
         yield LiveApp(server.url, server)
     finally:
         server.stop()
-        endpoint.stop()
+        postgres_app.endpoint.stop()
 
 
 @pytest.fixture
