@@ -57,10 +57,19 @@ have_postgres() {
 
 # The test tools and the app's requirements, in a virtual environment (scripts/python-env.sh).
 use_python requirements-dev.txt
-# The runtime wheels, so the first-run test installs a fresh clone without leaving loopback.
+# The runtime wheels, so the first-run test installs a fresh clone without leaving loopback;
+# downloaded again only when requirements.txt changed (pip resolves every requirement against
+# the index even when each wheel is already there, some 12 s a run).
 if wants browser; then
-  "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
-    -r requirements.txt -d .ci/cache/wheels >/dev/null || say "could not download wheels: the first-run test will not run"
+  wheels_for="$(cksum <requirements.txt)"
+  if [ "$(cat .ci/cache/wheels/.requirements 2>/dev/null)" != "$wheels_for" ]; then
+    if "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
+      -r requirements.txt -d .ci/cache/wheels >/dev/null; then
+      printf '%s\n' "$wheels_for" >.ci/cache/wheels/.requirements
+    else
+      say "could not download wheels: the first-run test will not run"
+    fi
+  fi
 fi
 
 # Command-line tools the tests run, each in a virtual environment of its own in the tests' cache
