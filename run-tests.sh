@@ -58,11 +58,10 @@ have_postgres() {
 # The test tools and the app's requirements, in a virtual environment (scripts/python-env.sh).
 use_python requirements-dev.txt
 # The runtime wheels, so the first-run test installs a fresh clone without leaving loopback;
-# downloaded again only when requirements.txt changed (pip resolves every requirement against
-# the index even when each wheel is already there, some 12 s a run).
+# downloaded again only when requirements.txt changed (docs/testing.md).
 if wants browser; then
   wheels_for="$(cksum <requirements.txt)"
-  if [ "$(cat .ci/cache/wheels/.requirements 2>/dev/null)" != "$wheels_for" ]; then
+  if ! stamped .ci/cache/wheels/.requirements "$wheels_for"; then
     if "$PYTHON" -m pip download --quiet --disable-pip-version-check --only-binary=:all: \
       -r requirements.txt -d .ci/cache/wheels >/dev/null; then
       printf '%s\n' "$wheels_for" >.ci/cache/wheels/.requirements
@@ -77,7 +76,7 @@ fi
 tool_venv() {  # tool_venv NAME PACKAGE==VERSION...
   local venv=".ci/cache/$1"
   shift
-  if [ "$(cat "$venv/.installed" 2>/dev/null)" = "$*" ]; then return 0; fi
+  if stamped "$venv/.installed" "$*"; then return 0; fi
   say "$* (PyPI, into $venv)"
   rm -rf "$venv"
   if "$PYTHON" -m venv "$venv" \

@@ -9,6 +9,10 @@
 # Requirements are installed when the files changed since the last install into that
 # environment, so a second start installs nothing.
 
+# stamped FILE VALUE: whether FILE records VALUE, the inputs (requirement files, pinned
+# versions) of what was installed when it was written; an install writes it once it succeeded.
+stamped() { [ "$(cat "$1" 2>/dev/null)" = "$2" ]; }
+
 use_python() {
   local requirements="$1" venv stamp wanted
   if [ -n "${PYTHON:-}" ]; then return 0; fi
@@ -30,7 +34,7 @@ use_python() {
   # requirements-dev.txt includes requirements.txt: both decide what is installed.
   wanted="$(cat requirements*.txt | cksum)"
   stamp="$venv/.restaurant-review-$(basename "$requirements").installed"
-  if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+  if ! stamped "$stamp" "$wanted"; then
     printf '==> Installing %s into %s\n' "$requirements" "$venv"
     "$PYTHON" -m pip install --quiet --disable-pip-version-check -r "$requirements"
     printf '%s\n' "$wanted" >"$stamp"
