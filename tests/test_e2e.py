@@ -5,7 +5,6 @@ browser in test_design.py. Screenshots go to test-artifacts/ (not committed)."""
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -24,12 +23,6 @@ ARTIFACTS = PROJECT_DIR / "test-artifacts"
 ADMIN_USER, ADMIN_PASSWORD = "admin", "e2e-" + "Str0ng-pass!"
 
 
-@dataclass
-class LiveApp:
-    url: str
-    server: AppServer
-
-
 def manage_ok(*args: str, env: dict[str, str]) -> None:
     result = manage(*args, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -38,7 +31,7 @@ def manage_ok(*args: str, env: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def live_app(
     postgres_server: PostgresServer, azurite: Azurite, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveApp]:
+) -> Iterator[AppServer]:
     """The module's server, in Azure mode, with 25 demo restaurants: test_browse_and_search,
     first, counts on them. (The embedded default is in the browser in test_design.py.)"""
     tmp_path = tmp_path_factory.mktemp("e2e")
@@ -67,14 +60,14 @@ def live_app(
             "a@example.com",
             env={**env, "DJANGO_SUPERUSER_PASSWORD": ADMIN_PASSWORD},
         )
-        yield LiveApp(server.url, server)
+        yield server
     finally:
         server.stop()
         postgres_app.endpoint.stop()
 
 
 @pytest.fixture
-def page(browser: Any, live_app: LiveApp) -> Iterator[Any]:
+def page(browser: Any, live_app: AppServer) -> Iterator[Any]:
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1100, "height": 900})
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -87,7 +80,7 @@ def screenshot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
-def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
+def test_browse_and_search(page: Any, live_app: AppServer) -> None:
     page.goto(live_app.url + "/")
     assert page.locator(".restaurant-grid .restaurant-card").count() == 24
     assert (
@@ -122,7 +115,7 @@ def test_browse_and_search(page: Any, live_app: LiveApp) -> None:
 
 
 def test_add_restaurant_and_post_review_with_photo(
-    page: Any, live_app: LiveApp, tmp_path: Path
+    page: Any, live_app: AppServer, tmp_path: Path
 ) -> None:
     photo = tmp_path / "dinner.jpg"
     photo.write_bytes(image_bytes("JPEG", size=(640, 480), gps=True))
@@ -161,7 +154,7 @@ def test_add_restaurant_and_post_review_with_photo(
 
 
 def test_validation_error_is_shown_next_to_its_field_with_input_kept(
-    page: Any, live_app: LiveApp
+    page: Any, live_app: AppServer
 ) -> None:
     page.goto(live_app.url + "/restaurant/1/")
     page.get_by_label("Your name").fill("Hasty")
@@ -176,7 +169,7 @@ def test_validation_error_is_shown_next_to_its_field_with_input_kept(
     screenshot(page, "validation-error")
 
 
-def test_admin_login_and_edit_review(page: Any, live_app: LiveApp) -> None:
+def test_admin_login_and_edit_review(page: Any, live_app: AppServer) -> None:
     page.goto(live_app.url + "/admin/")
     page.get_by_label("Username").fill(ADMIN_USER)
     page.get_by_label("Password").fill(ADMIN_PASSWORD)
