@@ -199,7 +199,7 @@ def test_faults_cost_only_503s_and_lose_nothing(
 
         wait_until(everything_works, what="the app working again", timeout=30)
         for _ in range(5):
-            assert everything_works()
+            assert everything_works(), server.log()[-3000:]
     finally:
         server.stop()
 
