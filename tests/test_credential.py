@@ -20,7 +20,7 @@ CLIENT_ID = "app-client-credential-test"
 
 @pytest.fixture
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[IdentityEndpoint]:
-    endpoint = IdentityEndpoint(client_ids={CLIENT_ID}, lifetime=6).start()
+    endpoint = IdentityEndpoint(client_ids={CLIENT_ID}, lifetime=8).start()
     for name, value in endpoint.env.items():
         monkeypatch.setenv(name, value)
     yield endpoint
@@ -84,13 +84,15 @@ def test_a_valid_token_is_handed_out_at_once_while_its_refresh_hangs(
     shared = credential()
     first = shared.get_token(SCOPE)
     assert endpoint.arrivals == 1
-    # Past halfway to expiry a refresh is due; the endpoint is frozen for longer than the
-    # token lives.
-    wait_until(lambda: time.time() > first.expires_on - 2.5, what="a refresh being due")
+    # Past halfway to expiry a refresh is due (3.5 s or more before it: the token lives 8 s,
+    # whole seconds), and the token stays usable until 1 s before it (EXPIRY_MARGIN_SECONDS).
+    # The endpoint is frozen for longer than the token lives.
+    wait_until(lambda: time.time() > first.expires_on - 3.4, what="a refresh being due")
     endpoint.freeze()
-    for _ in range(20):
+    for _ in range(5):
         seconds, token = timed(lambda: shared.get_token(SCOPE))
-        assert seconds < 0.2 and token.token == first.token
+        # A caller that waited for the hung refresh would take wait_seconds (1 s) at least.
+        assert seconds < 1 and token.token == first.token
     wait_until(lambda: endpoint.arrivals == 2, what="the refresh reaching the endpoint")
     assert shared.get_token(SCOPE).token == first.token
     assert endpoint.arrivals == 2  # one refresh started, and only one
