@@ -7,6 +7,8 @@ import logging
 import shutil
 import subprocess
 import tempfile
+import time
+import types
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -132,6 +134,23 @@ def _fast_password_hashing(settings: Any) -> None:
     production one (PBKDF2, a million rounds) costs half a second per sign-in here, also for
     an unknown username. Servers the tests start keep the production hasher."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _limits_clock_mid_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The posting limits and the sign-in throttle count in fixed windows (10 and 15 minutes,
+    an hour, a day): posts straddling a window's end would start a new count, and a test
+    expecting the sixth post refused would see it accepted. In this process their clock
+    starts each test at 12:05 UTC of today, five minutes or more from every window's end, and
+    runs on from there."""
+    from azureproject.serving import login_throttle
+    from restaurant_review import limits
+
+    real = time.time
+    offset = (real() // 86_400 * 86_400 + 12 * 3600 + 5 * 60) - real()
+    clock = types.SimpleNamespace(time=lambda: real() + offset)
+    monkeypatch.setattr(limits, "time", clock)
+    monkeypatch.setattr(login_throttle, "time", clock)
 
 
 @pytest.fixture(autouse=True)

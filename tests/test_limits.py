@@ -4,6 +4,7 @@ layout with Retry-After; the same review twice refused; a restaurant listed twic
 
 import io
 import random
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,7 @@ def test_an_ipv6_visitor_is_counted_by_its_64_prefix() -> None:
 
 
 def test_the_limits_are_shared_by_the_workers_of_a_real_server(tmp_path: Path) -> None:
-    """gunicorn with two workers: the counts live in the limits cache, not in a worker."""
+    """gunicorn with two workers: the counts live in the database, not in a worker."""
     env = base_env(
         SQLITE_PATH=str(migrated_sqlite(tmp_path / "db.sqlite3")),
         MEDIA_ROOT=str(tmp_path / "media"),
@@ -193,16 +194,24 @@ def test_the_limits_are_shared_by_the_workers_of_a_real_server(tmp_path: Path) -
     )
     page, action = f"/restaurant/{pk}/", f"/restaurant/{pk}/review/"
     with app_server(env, tmp_path / "server.log") as server:
-        answers = [
-            post_form(
-                server.url,
-                page,
-                action,
-                {"user_name": "Ana", "rating": "4", "review_text": f"Visit {n}."},
-                source="127.0.0.20",
-            )[0]
-            for n in range(6)
-        ]
+        # The server's clock is the real one: should its 10-minute window end amid the six
+        # posts (a new count), they are sent again in the new window, from a new visitor.
+        refused = 0  # 429s answered, each logged once
+        for source in ("127.0.0.20", "127.0.0.22"):
+            window = time.time() // 600
+            answers = [
+                post_form(
+                    server.url,
+                    page,
+                    action,
+                    {"user_name": "Ana", "rating": "4", "review_text": f"Visit {n}."},
+                    source=source,
+                )[0]
+                for n in range(6)
+            ]
+            refused += answers.count(429)
+            if time.time() // 600 == window:
+                break
         other = post_form(
             server.url,
             page,
@@ -213,7 +222,7 @@ def test_the_limits_are_shared_by_the_workers_of_a_real_server(tmp_path: Path) -
     assert answers == [302, 302, 302, 429, 429, 429]
     assert other == 302
     log = server.log()
-    assert log.count("Posting limit reached") == 3 and "Traceback" not in log
+    assert log.count("Posting limit reached") == refused and "Traceback" not in log
 
 
 def test_a_filled_bot_trap_is_refused_and_people_never_see_it(make_restaurant: Any) -> None:
