@@ -9,10 +9,10 @@ import json
 import os
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from django.core.files.storage import FileSystemStorage
@@ -37,6 +37,18 @@ def unavailable(reason: str) -> None:
     if in_ci():
         pytest.fail(f"required in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+T = TypeVar("T")
+
+
+def within_one_window(window: Callable[[], object], attempt: Callable[[int], T]) -> T:
+    """attempt(0); once more, attempt(1), if `window()` (which of the app's fixed time windows
+    it is now: a limit's count, a SAS link's) changed meanwhile, as what the app answers
+    across a window's end rightly differs. A window lasts far longer than an attempt."""
+    before = window()
+    result = attempt(0)
+    return attempt(1) if window() != before else result
 
 
 def azure_mode_settings(postgres_app: PostgresApp, azurite: Azurite) -> dict[str, str]:

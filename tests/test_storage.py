@@ -23,7 +23,7 @@ from localazure.azurite import Azurite
 from localazure.services import base_env, shell_output
 from restaurant_review.models import Review
 from restaurant_review.photos import stored_names
-from tests.helpers import BlobApp, image_bytes, review_insert_fails, upload
+from tests.helpers import BlobApp, image_bytes, review_insert_fails, upload, within_one_window
 
 pytestmark = [pytest.mark.azurite, pytest.mark.django_db]
 
@@ -276,11 +276,9 @@ def test_photo_links_are_the_same_across_views_storages_and_processes(
         again = photo_urls(details(client, restaurant))
         return urls, again, other_worker.url(name), shell_output(script, env=env)
 
-    window = other_worker.url_version()
-    seen = links()
-    if other_worker.url_version() != window:  # a new SAS window began meanwhile: new links
-        seen = links()
-    urls, again, other_worker_url, other_instance_url = seen
+    urls, again, other_worker_url, other_instance_url = within_one_window(
+        other_worker.url_version, lambda _: links()
+    )
     assert len(urls) == 4  # the full photo, then its 3 renditions
     assert again == urls
     assert other_worker_url == urls[0]
