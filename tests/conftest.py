@@ -146,8 +146,8 @@ def _limits_clock_mid_window(monkeypatch: pytest.MonkeyPatch) -> None:
     from azureproject.serving import login_throttle
     from restaurant_review import limits
 
-    real = time.time
-    offset = (real() // 86_400 * 86_400 + 12 * 3600 + 5 * 60) - real()
+    real, now = time.time, time.time()
+    offset = now // 86_400 * 86_400 + 12 * 3600 + 5 * 60 - now
     clock = types.SimpleNamespace(time=lambda: real() + offset)
     monkeypatch.setattr(limits, "time", clock)
     monkeypatch.setattr(login_throttle, "time", clock)
