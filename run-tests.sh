@@ -151,9 +151,11 @@ if wants browser; then
     fi
   fi
 
-  if ! command -v chromium >/dev/null 2>&1; then
-    say "Chromium (Debian)"
-    apt_install chromium >/dev/null || say "could not install Chromium: browser tests will not run"
+  # Chromium's headless shell: what the browser tests drive (tests/helpers.py).
+  if ! command -v chromium-headless-shell >/dev/null 2>&1; then
+    say "Chromium's headless shell (Debian)"
+    apt_install chromium-headless-shell >/dev/null \
+      || say "could not install Chromium's headless shell: browser tests will not run"
   fi
 fi
 

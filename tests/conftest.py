@@ -27,8 +27,8 @@ from localazure.services import PROJECT_DIR, ComponentMissing, base_env
 from restaurant_review.models import Restaurant, Review
 from tests.file_order import DurationRecorder, longest_first
 from tests.helpers import (
-    CHROMIUM,
     CHROMIUM_ARGS,
+    HEADLESS_CHROMIUM,
     BlobApp,
     azure_mode_settings,
     image_bytes,
@@ -269,9 +269,15 @@ def identity_in_process(
 def browser() -> Iterator[Any]:
     """Module-scoped: Playwright's sync API runs an event loop in this thread while it lives,
     and Django refuses database calls from a thread with a running loop."""
-    executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    executable = (
+        HEADLESS_CHROMIUM
+        if Path(HEADLESS_CHROMIUM).exists()
+        else shutil.which("chromium-headless-shell")
+    )
     if not executable:
-        unavailable("Chromium not found (Debian: apt-get install chromium)")
+        unavailable(
+            "Chromium's headless shell not found (Debian: apt-get install chromium-headless-shell)"
+        )
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
