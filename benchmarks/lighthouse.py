@@ -8,7 +8,8 @@ it also refreshes the README's screenshots (docs/screenshots/).
     .venv/bin/python -m benchmarks.lighthouse --screenshots
 
 Needs npm (it installs Lighthouse LIGHTHOUSE_VERSION into .ci/cache/lighthouse when it is
-not on PATH) and Debian's Chromium (./run-tests.sh installs it).
+not on PATH) and Debian's full Chromium (`apt-get install chromium`; ./run-tests.sh installs
+only the headless shell the tests drive).
 """
 
 import argparse
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from PIL import Image
 
 from localazure.services import PROJECT_DIR, AppServer, base_env, manage, shell_output
-from tests.helpers import CHROMIUM, CHROMIUM_ARGS
+from tests.helpers import CHROMIUM_ARGS, full_chromium
 
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 SCREENSHOTS = PROJECT_DIR / "docs" / "screenshots"
@@ -93,7 +94,7 @@ def run_once(
                 "--output-path=stdout",
                 f"--chrome-flags={flags}",
             ],
-            env={**os.environ, "CHROME_PATH": CHROMIUM},
+            env={**os.environ, "CHROME_PATH": full_chromium()},
             capture_output=True,
             text=True,
             timeout=300,
@@ -148,7 +149,7 @@ def screenshots(base: str, busy: int) -> None:
         ("restaurant-phone.png", f"/restaurant/{busy}/", 390, 844),
     ]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=full_chromium(), args=CHROMIUM_ARGS)
         for name, path, width, height in shots:
             context = browser.new_context(viewport={"width": width, "height": height})
             page = context.new_page()

@@ -16,7 +16,8 @@
     python3 -m benchmarks.photos
     python3 -m benchmarks.photos --skip-azure --skip-lighthouse
 
-Needs what ./run-tests.sh installs (PostgreSQL, Azurite, Chromium, Playwright), and
+Needs what ./run-tests.sh installs (PostgreSQL, Azurite, Playwright), Debian's full Chromium
+(`apt-get install chromium`: the tests use only its headless shell) and
 `npm install -g lighthouse@13.5.0` for part 3.
 """
 
@@ -50,7 +51,7 @@ from localazure.services import (
     worker_memory_mb,
 )
 from restaurant_review.management.commands._demo_photos import DISHES, demo_photo
-from tests.helpers import CHROMIUM
+from tests.helpers import full_chromium
 
 MB = 1024 * 1024
 VIEWPORTS = {
@@ -206,7 +207,9 @@ def page_weight(url: str, trusted: list[Path]) -> dict[str, tuple[int, int, int]
 
     results = {}
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=browser_args(trusted))
+        browser = playwright.chromium.launch(
+            executable_path=full_chromium(), args=browser_args(trusted)
+        )
         for name, options in VIEWPORTS.items():
             context = browser.new_context(**options)
             page = context.new_page()

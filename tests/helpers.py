@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -72,6 +73,16 @@ def azure_mode_settings(postgres_app: PostgresApp, azurite: Azurite) -> dict[str
 # (docs/testing.md); Lighthouse (benchmarks/lighthouse.py) wants the full browser.
 CHROMIUM = "/usr/bin/chromium"
 HEADLESS_CHROMIUM = "/usr/bin/chromium-headless-shell"
+
+
+def full_chromium() -> str:
+    """The full browser, for what needs more than the tests do (Lighthouse); run-tests.sh
+    installs only the headless shell, so a missing one says how to get it."""
+    if not Path(CHROMIUM).exists():
+        raise SystemExit(f"{CHROMIUM} not found: apt-get install chromium")
+    return CHROMIUM
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
