@@ -2,7 +2,9 @@
 no secrets printed, and nothing created twice; and every call it makes, in every option,
 through the real Azure CLI's parser."""
 
+import ast
 import json
+import marshal
 import os
 import re
 import shlex
@@ -25,7 +27,7 @@ def run_script(
 ) -> tuple[list[list[str]], str]:
     """A script of the project's (deploy.sh, scripts/...) against the fake `az`, which keeps
     what exists in `tmp_path` between runs; the calls it made, and what it printed."""
-    log = tmp_path / "az-calls.jsonl"
+    log = tmp_path / "az-calls.log"
     log.unlink(missing_ok=True)
     result = subprocess.run(
         ["bash", str(PROJECT_DIR / script), *args],
@@ -36,7 +38,7 @@ def run_script(
             "PATH": f"{FAKE_AZ}:{Path(sys.executable).parent}:{os.environ['PATH']}",
             "HOME": str(tmp_path),
             "FAKE_AZ_LOG": str(log),
-            "FAKE_AZ_STATE": str(tmp_path / "az-state.json"),
+            "FAKE_AZ_STATE": str(tmp_path / "az-state"),
             "APP_NAME": "my-reviews",
             "DEPLOYER_IP": "203.0.113.7",
             # The grant runs the app's own command; a fake records it beside the az calls.
@@ -49,7 +51,9 @@ def run_script(
         timeout=120,
     )
     assert result.returncode == code, result.stdout + result.stderr
-    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    calls = (
+        [ast.literal_eval(line) for line in log.read_text().splitlines()] if log.exists() else []
+    )
     return calls, result.stdout + result.stderr
 
 
@@ -89,7 +93,7 @@ def default_runs(default_folder: Path) -> tuple[Run, Run]:
 def deployed_site(default_runs: tuple[Run, Run], default_folder: Path, tmp_path: Path) -> Path:
     """A folder where the fake `az` finds the site default_runs deployed (what exists, copied
     from there): for a test of what comes after a deploy, without deploying again."""
-    shutil.copy(default_folder / "az-state.json", tmp_path / "az-state.json")
+    shutil.copy(default_folder / "az-state", tmp_path / "az-state")
     return tmp_path
 
 
@@ -548,7 +552,7 @@ def test_an_older_deploys_secret_key_moves_into_key_vault_unchanged(tmp_path: Pa
     """A site deployed before Key Vault keeps its SECRET_KEY (sessions stay valid): the value
     goes from the app setting to the vault through a file, never a command line."""
     old = "an-older-deploys-secret-key-value-that-signs-live-sessions-0123456789"
-    (tmp_path / "az-state.json").write_text(json.dumps({"facts": {"SECRET_KEY": old}}))
+    (tmp_path / "az-state").write_bytes(marshal.dumps({"facts": {"SECRET_KEY": old}}))
     calls, output = deploy(tmp_path)
     assert stored_secret(calls) == old and old not in output
     assert not any(old in arg for c in calls if not c[0].startswith("@") for arg in c)
