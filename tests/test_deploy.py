@@ -11,6 +11,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -29,32 +31,52 @@ def run_script(
     what exists in `tmp_path` between runs; the calls it made, and what it printed."""
     log = tmp_path / "az-calls.log"
     log.unlink(missing_ok=True)
-    result = subprocess.run(
-        ["bash", str(PROJECT_DIR / script), *args],
-        cwd=PROJECT_DIR,
-        env={
-            # The fakes' python3 straight from this interpreter's folder, not a version
-            # manager's shim: some seventy az calls start it.
-            "PATH": f"{FAKE_AZ}:{Path(sys.executable).parent}:{os.environ['PATH']}",
-            "HOME": str(tmp_path),
-            "FAKE_AZ_LOG": str(log),
-            "FAKE_AZ_STATE": str(tmp_path / "az-state"),
-            "APP_NAME": "my-reviews",
-            "DEPLOYER_IP": "203.0.113.7",
-            # The grant runs the app's own command; a fake records it beside the az calls.
-            "PYTHON": str(FAKE_AZ / "fake-python"),
-            **env,
-        },
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    fakes = {"FAKE_AZ_LOG": str(log), "FAKE_AZ_STATE": str(tmp_path / "az-state")}
+    with fake_az_server(fakes) as port:
+        result = subprocess.run(
+            ["bash", str(PROJECT_DIR / script), *args],
+            cwd=PROJECT_DIR,
+            env={
+                # The fakes' python3 straight from this interpreter's folder, not a version
+                # manager's shim.
+                "PATH": f"{FAKE_AZ}:{Path(sys.executable).parent}:{os.environ['PATH']}",
+                "HOME": str(tmp_path),
+                **fakes,
+                "FAKE_AZ_PORT": str(port),
+                "APP_NAME": "my-reviews",
+                "DEPLOYER_IP": "203.0.113.7",
+                # The grant runs the app's own command; a fake records it beside the az calls.
+                "PYTHON": str(FAKE_AZ / "fake-python"),
+                **env,
+            },
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
     assert result.returncode == code, result.stdout + result.stderr
-    calls = (
-        [ast.literal_eval(line) for line in log.read_text().splitlines()] if log.exists() else []
+    # One Python literal a line (tests/fake_az/az.py).
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [ast.literal_eval(line) for line in lines], result.stdout + result.stderr
+
+
+@contextmanager
+def fake_az_server(env: dict[str, str]) -> Iterator[int]:
+    """The fake Azure CLI's server (tests/fake_az/serve.py) for one run of a script: its port."""
+    server = subprocess.Popen(
+        [sys.executable, "-S", str(FAKE_AZ / "serve.py")],
+        env={**env, "PATH": os.environ["PATH"]},
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    return calls, result.stdout + result.stderr
+    try:
+        assert server.stdout is not None
+        yield int(server.stdout.readline())
+    finally:
+        server.kill()
+        server.wait()
+        assert server.stdout is not None
+        server.stdout.close()
 
 
 def deploy(tmp_path: Path, **env: str) -> tuple[list[list[str]], str]:
