@@ -2,9 +2,7 @@
 no secrets printed, and nothing created twice; and every call it makes, in every option,
 through the real Azure CLI's parser."""
 
-import ast
 import json
-import marshal
 import os
 import re
 import shlex
@@ -29,9 +27,9 @@ def run_script(
 ) -> tuple[list[list[str]], str]:
     """A script of the project's (deploy.sh, scripts/...) against the fake `az`, which keeps
     what exists in `tmp_path` between runs; the calls it made, and what it printed."""
-    log = tmp_path / "az-calls.log"
+    log = tmp_path / "az-calls.jsonl"
     log.unlink(missing_ok=True)
-    fakes = {"FAKE_AZ_LOG": str(log), "FAKE_AZ_STATE": str(tmp_path / "az-state")}
+    fakes = {"FAKE_AZ_LOG": str(log), "FAKE_AZ_STATE": str(tmp_path / "az-state.json")}
     with fake_az_server(fakes) as port:
         result = subprocess.run(
             ["bash", str(PROJECT_DIR / script), *args],
@@ -55,9 +53,8 @@ def run_script(
             timeout=120,
         )
     assert result.returncode == code, result.stdout + result.stderr
-    # One Python literal a line (tests/fake_az/az.py).
-    lines = log.read_text().splitlines() if log.exists() else []
-    return [ast.literal_eval(line) for line in lines], result.stdout + result.stderr
+    calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+    return calls, result.stdout + result.stderr
 
 
 @contextmanager
@@ -115,7 +112,7 @@ def default_runs(default_folder: Path) -> tuple[Run, Run]:
 def deployed_site(default_runs: tuple[Run, Run], default_folder: Path, tmp_path: Path) -> Path:
     """A folder where the fake `az` finds the site default_runs deployed (what exists, copied
     from there): for a test of what comes after a deploy, without deploying again."""
-    shutil.copy(default_folder / "az-state", tmp_path / "az-state")
+    shutil.copy(default_folder / "az-state.json", tmp_path / "az-state.json")
     return tmp_path
 
 
@@ -574,7 +571,7 @@ def test_an_older_deploys_secret_key_moves_into_key_vault_unchanged(tmp_path: Pa
     """A site deployed before Key Vault keeps its SECRET_KEY (sessions stay valid): the value
     goes from the app setting to the vault through a file, never a command line."""
     old = "an-older-deploys-secret-key-value-that-signs-live-sessions-0123456789"
-    (tmp_path / "az-state").write_bytes(marshal.dumps({"facts": {"SECRET_KEY": old}}))
+    (tmp_path / "az-state.json").write_text(json.dumps({"facts": {"SECRET_KEY": old}}))
     calls, output = deploy(tmp_path)
     assert stored_secret(calls) == old and old not in output
     assert not any(old in arg for c in calls if not c[0].startswith("@") for arg in c)

@@ -1,21 +1,17 @@
-"""A fake Azure CLI for testing deploy.sh: records every call (argv, one Python literal a line,
-in $FAKE_AZ_LOG) and keeps what was created (in $FAKE_AZ_STATE), answering the way the real CLI
+"""A fake Azure CLI for testing deploy.sh: records every call (argv, one JSON line each, in
+$FAKE_AZ_LOG) and keeps what was created (in $FAKE_AZ_STATE), answering the way the real CLI
 does: `show` of a missing resource exits 3 with "(ResourceNotFound)", `--query` picks a field of
 an ARM-shaped resource, `--output tsv` prints it bare, `--output none` prints nothing. Whether
 the real CLI accepts each call's arguments is checked by tests/az_parser_check.py.
 
 Each call runs this script afresh in the tests' fake az server (serve.py), which the `az` on
-PATH hands the call to; what it knows between calls is in the state file. The log and the state
-need no import (repr, marshal), and json is imported only by the calls that read or print it.
+PATH hands the call to; what it knows between calls is in the state file.
 """
 
-import marshal
+import json
 import os
 import sys
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+import uuid
 
 SUBSCRIPTION = "0b5c1d2e-0000-4000-8000-000000000001"
 TENANT = "7e4a47c1-0000-4000-8000-0000000000aa"
@@ -39,14 +35,11 @@ TYPES = {
 
 args = sys.argv[1:]
 with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-    log.write(repr(args) + "\n")
+    log.write(json.dumps(args) + "\n")
 
 
 def stable_id(name: str) -> str:
-    """A GUID that is the same for the same name, as Azure's are for the same resource (uuid
-    imported here: most calls need none, and every call starts a Python)."""
-    import uuid
-
+    """A GUID that is the same for the same name, as Azure's are for the same resource."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
 
 
@@ -55,21 +48,10 @@ def read(path: str) -> str:
         return file.read()
 
 
-def read_bytes(path: str) -> bytes:
-    with open(path, "rb") as file:
-        return file.read()
-
-
-def from_json(text: str) -> "Any":
-    import json
-
-    return json.loads(text)
-
-
 def record(*entry: str) -> None:
     """What az read from a file, recorded beside its call."""
     with open(os.environ["FAKE_AZ_LOG"], "a") as log:
-        log.write(repr(list(entry)) + "\n")
+        log.write(json.dumps(list(entry)) + "\n")
 
 
 def option(name: str) -> str | None:
@@ -86,14 +68,14 @@ noun = " ".join(words[:-1])
 group = option("--resource-group") or ""
 
 state_path = os.environ["FAKE_AZ_STATE"]
-loaded = marshal.loads(read_bytes(state_path)) if os.path.exists(state_path) else {}
+loaded = json.loads(read(state_path)) if os.path.exists(state_path) else {}
 resources: dict[str, dict[str, object]] = loaded.get("resources", {})
 facts: dict[str, str] = loaded.get("facts", {})
 
 
 def save() -> None:
-    with open(state_path, "wb") as state:
-        state.write(marshal.dumps({"resources": resources, "facts": facts}))
+    with open(state_path, "w") as state:
+        state.write(json.dumps({"resources": resources, "facts": facts}))
 
 
 def resource_id() -> str:
@@ -146,7 +128,7 @@ def new_resource(rid: str) -> dict[str, object]:
             "geoRedundantBackup": option("--geo-redundant-backup") or "Disabled",
         }
     elif noun == "resource":
-        body = from_json(option("--properties") or "{}")
+        body = json.loads(option("--properties") or "{}")
         if "--is-full-object" in args:
             made |= body
         else:
@@ -188,8 +170,6 @@ def out(value: object) -> None:
                 ("true" if row is True else "false" if row is False else str(row)) + "\n"
             )
     else:
-        import json
-
         sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
 
@@ -235,7 +215,7 @@ elif noun == "ad sp":
         out(query({"id": facts[sp], "appId": option("--id")}))
 elif noun == "ad app federated-credential":
     named = option("--federated-credential-id")
-    named = named or from_json(option("--parameters") or "{}").get("name")
+    named = named or json.loads(option("--parameters") or "{}").get("name")
     credential = f"fic:{option('--id')}:{named}"
     if verb == "show" and credential not in facts:
         not_found(credential)
@@ -246,7 +226,7 @@ elif words == ["rest"]:
     if url.endswith("/appRoleAssignedTo") and method == "get":
         out(sum(1 for key in facts if key.startswith(f"assignment:{url}")))
     elif url.endswith("/appRoleAssignedTo") and method == "post":
-        body = from_json(option("--body") or "{}")
+        body = json.loads(option("--body") or "{}")
         facts[f"assignment:{url}:{body.get('principalId')}:{body.get('appRoleId')}"] = "1"
     elif method == "put":
         facts[f"put:{url}"] = option("--body") or ""
@@ -280,7 +260,7 @@ elif noun == "webapp config appsettings" and verb == "list":
 elif noun == "webapp config appsettings" and verb == "set":
     settings = option("--settings") or ""
     if settings.startswith("@"):  # the file az reads: recorded too, as "@settings" name=value
-        pairs = [f"{s['name']}={s['value']}" for s in from_json(read(settings[1:]))]
+        pairs = [f"{s['name']}={s['value']}" for s in json.loads(read(settings[1:]))]
         record("@settings", *pairs)
     else:
         pairs = args
