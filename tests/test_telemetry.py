@@ -181,6 +181,24 @@ def test_requests_dependencies_and_logs_arrive_with_an_entra_token_and_no_secret
     assert not re.search(r"sig=(?!REDACTED)[^&\"\s]+", raw)
 
 
+def test_what_gunicorns_master_loads_starts_no_telemetry_each_worker_starts_its_own(
+    telemetry_env: dict[str, str],
+) -> None:
+    """gunicorn loads the app once and forks its workers from it (preload_app): a thread started
+    by then (an exporter's) would not exist in the workers. Each worker's start makes its
+    telemetry and its WSGI handler (gunicorn.conf.py: post_fork), once."""
+    code = (
+        "import threading, azureproject.wsgi as wsgi; loaded = threading.active_count(); "
+        "handler = wsgi.start_worker(); "
+        "print('threads:', loaded, threading.active_count() > loaded, "
+        "wsgi.start_worker() is handler)"
+    )
+    result = manage("shell", "-c", code, env=telemetry_env)
+    assert result.returncode == 0, result.stderr
+    # Telemetry's own lines (its shutdown) may follow.
+    assert "threads: 1 True True" in result.stdout.splitlines(), result.stdout
+
+
 def test_pages_keep_answering_while_ingestion_refuses_or_is_down(
     telemetry_app: AppServer, ingestion: IngestionEndpoint
 ) -> None:
