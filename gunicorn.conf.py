@@ -37,9 +37,9 @@ timeout = 120
 graceful_timeout = 30
 keepalive = 5
 # Django is loaded once, in the master, and each worker is forked from it with the code loaded:
-# a worker starts without importing it again (0.8 s of CPU in Azure mode), and the workers share
-# those pages of memory. What must be a worker's own (telemetry's threads, the WSGI handler
-# that the tracing middleware is part of) each makes after the fork (post_fork).
+# a worker starts without importing it again (docs/testing.md), and the workers share those
+# pages of memory. What must be a worker's own (telemetry's threads, the WSGI handler that the
+# tracing middleware is part of) each makes after the fork (post_fork).
 preload_app = True
 # Access and error logs to stdout/stderr, where App Service's log stream reads them.
 accesslog = "-"
@@ -85,6 +85,7 @@ def pre_request(worker: object, req: Any) -> None:
 
 
 def post_fork(server: object, worker: object) -> None:
+    """In the new worker: its telemetry, then its WSGI handler (azureproject/wsgi.py)."""
     from azureproject.wsgi import start_worker
 
     start_worker()

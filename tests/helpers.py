@@ -69,7 +69,7 @@ def azure_mode_settings(postgres_app: PostgresApp, azurite: Azurite) -> dict[str
 
 # Debian's Chromium, as root in a closed network: no sandbox, and no background calls home.
 # The tests drive its headless shell (Debian's chromium-headless-shell: the same Blink and V8
-# without the desktop browser around them), which needs about 40 % less CPU for the same pages
+# without the desktop browser around them), which needs less CPU for the same pages
 # (docs/testing.md); Lighthouse (benchmarks/lighthouse.py) wants the full browser.
 CHROMIUM = "/usr/bin/chromium"
 HEADLESS_CHROMIUM = "/usr/bin/chromium-headless-shell"

@@ -1,10 +1,9 @@
 """The fake Azure CLI's server: runs az.py for each call that the `az` on PATH (a few lines of
 bash) hands it over loopback, and answers with the exit code, stderr and stdout.
 
-deploy.sh makes some ninety az calls a run and the tests run it some twenty times: a Python
-started for each call was most of what the deploy tests cost, and this one process (started for
-each run of a script, tests/test_deploy.py:run_script) runs them all. It prints its port, then
-serves one call at a time, as a script makes them, until it is stopped.
+One process runs every call of a run of a script (started by tests/test_deploy.py:run_script)
+rather than a Python started for each (docs/testing.md). It prints its port, then serves one
+call at a time, as a script makes them, until it is stopped.
 
 A call is sent as NUL-terminated fields: the number of arguments, the caller's folder, then the
 arguments. The answer is "STATUS LENGTH\\n", LENGTH bytes of stderr, then stdout to the end.
