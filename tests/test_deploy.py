@@ -68,7 +68,9 @@ def fake_az_server(env: dict[str, str]) -> Iterator[int]:
     )
     try:
         assert server.stdout is not None
-        yield int(server.stdout.readline())
+        port = server.stdout.readline().strip()
+        assert port.isdigit(), f"the fake az server did not start (it said {port!r})"
+        yield int(port)
     finally:
         server.kill()
         server.wait()

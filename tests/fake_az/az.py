@@ -2,7 +2,7 @@
 $FAKE_AZ_LOG) and keeps what was created (in $FAKE_AZ_STATE), answering the way the real CLI
 does: `show` of a missing resource exits 3 with "(ResourceNotFound)", `--query` picks a field of
 an ARM-shaped resource, `--output tsv` prints it bare, `--output none` prints nothing. Whether
-the real CLI accepts each call's arguments is checked by tests/az_parser_check.py.
+the real CLI accepts each call's arguments is checked by localazure/az_parser_check.py.
 
 Each call runs this script afresh in the tests' fake az server (serve.py), which the `az` on
 PATH hands the call to; what it knows between calls is in the state file.
