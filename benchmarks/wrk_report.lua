@@ -10,6 +10,25 @@ if method and method ~= "" then
   wrk.headers["Content-Type"] = os.getenv("WRK_CONTENT_TYPE")
 end
 
+-- With a count after the URL (`wrk ... URL -- COUNT`: the tests' load), each thread stops after
+-- COUNT answers and says so on a line of its own ("stopped"), on which localazure/load.py
+-- interrupts wrk (which otherwise waits out --duration) for its report: the same work on a
+-- fast machine as on a slow one. Without a count nothing reads the answers (wrk is quickest).
+function init(args)
+  local count = tonumber(args[1])
+  if count then
+    local answered = 0
+    function response()
+      answered = answered + 1
+      if answered == count then
+        io.write("stopped\n")
+        io.flush()
+        wrk.thread:stop()
+      end
+    end
+  end
+end
+
 function done(summary, latency, requests)
   local errors = summary.errors
   local failed = errors.connect + errors.read + errors.write + errors.timeout + errors.status

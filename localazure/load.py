@@ -4,9 +4,13 @@ line through benchmarks/wrk_report.lua: requests, seconds, p50/p99 and errors (c
 read, write, timeout, and answers other than 2xx/3xx)."""
 
 import json
+import math
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 from localazure.services import PROJECT_DIR, unavailable
@@ -19,19 +23,36 @@ def find_wrk() -> Path | None:
     return Path(found) if found else None
 
 
-def wrk_command(url: str, *, seconds: float, connections: int, timeout: float = 10) -> list[str]:
+def wrk_threads(connections: int) -> int:
+    return min(2, connections)
+
+
+def wrk_command(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    timeout: float = 10,
+    requests: int | None = None,
+) -> list[str]:
+    """wrk on `url` for `seconds`; with `requests`, until that many answers (spread over its
+    threads), `seconds` then being only the longest it may take."""
     wrk = find_wrk()
     if wrk is None:
         unavailable("wrk not found (Debian: apt-get install wrk)")
-    return [
+    threads = wrk_threads(connections)
+    command = [
         str(wrk),
-        f"--threads={min(2, connections)}",
+        f"--threads={threads}",
         f"--connections={connections}",
         f"--duration={seconds:.0f}s",
         f"--timeout={timeout:.0f}s",
         f"--script={REPORT_SCRIPT}",
         url,
     ]
+    if requests is not None:
+        command += ["--", str(math.ceil(requests / threads))]
+    return command
 
 
 def report(output: str) -> dict:
@@ -47,23 +68,41 @@ def load_together(
     seconds: float,
     connections: int,
     timeout: float = 10,
+    requests: int | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[dict]:
-    """One wrk on each of `urls`, all at once (several instances under load together); a
-    response slower than `timeout` counts as an error."""
+    """One wrk on each of `urls`, all at once (several instances under load together), for
+    `seconds` or, given `requests`, until each has had that many answers (`seconds` then the
+    longest it may take); a response slower than `timeout` counts as an error."""
     runs = [
         subprocess.Popen(
-            wrk_command(url, seconds=seconds, connections=connections, timeout=timeout),
+            wrk_command(
+                url, seconds=seconds, connections=connections, timeout=timeout, requests=requests
+            ),
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             env=dict(env) if env is not None else None,
         )
         for url in urls
     ]
-    results = []
-    for run in runs:
-        output, errors = run.communicate(timeout=seconds * 10 + 60)
-        assert run.returncode == 0, errors
-        results.append(report(output))
-    return results
+    threads = wrk_threads(connections) if requests is not None else None
+    with ThreadPoolExecutor(len(runs)) as waiting:
+        return list(waiting.map(partial(_report_when_done, threads=threads), runs))
+
+
+def _report_when_done(run: subprocess.Popen, *, threads: int | None) -> dict:
+    """The report of a wrk run; with `threads`, wrk is interrupted (SIGINT: it reports, as
+    on Ctrl+C) once that many of its threads said they had made their count of requests."""
+    assert run.stdout is not None
+    lines = []
+    for line in run.stdout:
+        lines.append(line)
+        if threads is not None and line.strip() == "stopped":
+            threads -= 1
+            if threads == 0:
+                run.send_signal(signal.SIGINT)
+    output = "".join(lines)
+    assert run.wait() == 0, output
+    assert not threads, f"wrk's --duration ran out before its count of requests:\n{output}"
+    return report(output)
