@@ -3,6 +3,7 @@
 import ctypes
 import ctypes.util
 import os
+import signal
 import threading
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ keepalive = 5
 # Django is loaded once, in the master, and each worker is forked from it with the code loaded:
 # a worker starts without importing it again (docs/testing.md), and the workers share those
 # pages of memory. What must be a worker's own (telemetry's threads, the WSGI handler that the
-# tracing middleware is part of) each makes after the fork (post_fork).
+# tracing middleware is part of) each makes after the fork (post_worker_init).
 preload_app = True
 # Access and error logs to stdout/stderr, where App Service's log stream reads them.
 accesslog = "-"
@@ -85,7 +86,16 @@ def pre_request(worker: object, req: Any) -> None:
 
 
 def post_fork(server: object, worker: object) -> None:
-    """In the new worker: its telemetry, then its WSGI handler (azureproject/wsgi.py)."""
+    """A stop (SIGTERM, or Ctrl+C's SIGINT) ends a worker even before it has its own signal
+    handlers: until then it has the master's, which would queue the signal in the worker's
+    copy of the master and lose it, and the master would wait out graceful_timeout for it."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def post_worker_init(worker: object) -> None:
+    """In the new worker, once a stop reaches its own handlers (which end it as soon as this
+    returns): its telemetry, then its WSGI handler (azureproject/wsgi.py)."""
     from azureproject.wsgi import start_worker
 
     start_worker()

@@ -5,7 +5,7 @@ whose workers are forked from it and so share the loaded code instead of each im
 again. Each worker then sets up its own telemetry, if APPLICATIONINSIGHTS_CONNECTION_STRING is
 set (azureproject.telemetry: the exporters' threads must be the worker's), and only then builds
 the WSGI handler, whose middleware the Django instrumentation must see: `start_worker`, called
-by gunicorn's post_fork; any other server gets the same on its first request.
+by gunicorn's post_worker_init; any other server gets the same on its first request.
 """
 
 import os

@@ -1,7 +1,10 @@
 """Running as App Service runs the app: Azure-mode settings, start.sh on several instances,
 the health probe, HTTPS behind the front end, and error pages."""
 
+import re
+import signal
 import subprocess
+import time
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -232,3 +235,35 @@ def test_client_mistakes_are_one_warning_line_and_real_errors_keep_their_traceba
     assert "Traceback" not in log
     assert "ERROR django" not in log
     assert "WARNING django.security.DisallowedHost" in log
+
+
+def test_a_server_stopped_as_its_workers_boot_stops_without_waiting_for_them(
+    tmp_path: Path,
+) -> None:
+    """App Service may stop an instance at any moment, also just after starting it: the
+    master's SIGTERM reaches a worker that is still making its WSGI handler. The worker ends
+    then too, rather than losing the signal and leaving the master to wait out
+    graceful_timeout before killing it (SIGKILL)."""
+    env = base_env(
+        SQLITE_PATH=str(migrated_sqlite(tmp_path / "db.sqlite3")),
+        MEDIA_ROOT=str(tmp_path / "media"),
+        WEB_CONCURRENCY="4",
+    )
+    config = (PROJECT_DIR / "gunicorn.conf.py").read_text()
+    graceful = re.search(r"^graceful_timeout = (\d+)$", config, re.M)
+    assert graceful is not None
+    for attempt in range(3):
+        server = AppServer(env, tmp_path / f"server-{attempt}.log").launch()
+        assert server.process is not None
+        try:
+            while "Booting worker" not in server.log():  # the moment a worker begins
+                assert server.process.poll() is None, server.log()
+                time.sleep(0.005)
+            server.process.send_signal(signal.SIGTERM)  # the master, as App Service stops it
+            try:
+                server.process.wait(timeout=int(graceful.group(1)) - 5)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"the master waited for a worker it had stopped:\n{server.log()}")
+        finally:
+            server.stop()
+        assert "Shutting down: Master" in server.log()

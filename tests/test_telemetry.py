@@ -186,7 +186,7 @@ def test_what_gunicorns_master_loads_starts_no_telemetry_each_worker_starts_its_
 ) -> None:
     """gunicorn loads the app once and forks its workers from it (preload_app): a thread started
     by then (an exporter's) would not exist in the workers. Each worker's start makes its
-    telemetry and its WSGI handler (gunicorn.conf.py: post_fork), once."""
+    telemetry and its WSGI handler (gunicorn.conf.py: post_worker_init), once."""
     code = (
         "import threading, azureproject.wsgi as wsgi; loaded = threading.active_count(); "
         "handler = wsgi.start_worker(); "
