@@ -95,14 +95,15 @@ def _report_when_done(run: subprocess.Popen, *, threads: int | None) -> dict:
     """The report of a wrk run; with `threads`, wrk is interrupted (SIGINT: it reports, as
     on Ctrl+C) once that many of its threads said they had made their count of requests."""
     assert run.stdout is not None
+    counting = threads  # the threads still making their count
     lines = []
     for line in run.stdout:
         lines.append(line)
-        if threads is not None and line.strip() == "stopped":
-            threads -= 1
-            if threads == 0:
+        if counting is not None and line.strip() == "stopped":
+            counting -= 1
+            if counting == 0:
                 run.send_signal(signal.SIGINT)
     output = "".join(lines)
     assert run.wait() == 0, output
-    assert not threads, f"wrk's --duration ran out before its count of requests:\n{output}"
+    assert not counting, f"wrk's --duration ran out before its count of requests:\n{output}"
     return report(output)
