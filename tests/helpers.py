@@ -3,6 +3,7 @@
 Imported by test modules and by conftest.py (pytest advises against importing from conftest).
 """
 
+import ast
 import base64
 import io
 import json
@@ -23,6 +24,7 @@ from PIL import ExifTags, Image
 from localazure.azurite import STORAGE_RESOURCE, Azurite
 from localazure.identity import IdentityEndpoint
 from localazure.postgres import PostgresApp
+from localazure.services import PROJECT_DIR
 
 # The app's host name in Azure-mode tests (WEBSITE_HOSTNAME).
 AZURE_HOST = "restaurant-review.azurewebsites.net"
@@ -217,3 +219,15 @@ def easy_auth_headers(
         "HTTP_X_MS_CLIENT_PRINCIPAL_NAME": email,
         "HTTP_X_MS_CLIENT_PRINCIPAL_IDP": "aad",
     }
+
+
+def gunicorn_setting(name: str) -> object:
+    """A plain assignment in gunicorn.conf.py, read without running the file (it sets glibc
+    options as it loads)."""
+    tree = ast.parse((PROJECT_DIR / "gunicorn.conf.py").read_text())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and [
+            t.id for t in node.targets if isinstance(t, ast.Name)
+        ] == [name]:
+            return ast.literal_eval(node.value)
+    raise LookupError(name)

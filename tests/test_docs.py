@@ -1,12 +1,12 @@
 """Every environment variable the code reads is documented in the README and .env.sample."""
 
-import ast
 import re
 import subprocess
 import textwrap
 from pathlib import Path
 
 from localazure.services import PROJECT_DIR
+from tests.helpers import gunicorn_setting
 
 CODE = ["azureproject", "restaurant_review", "gunicorn.conf.py", "start.sh"]
 # Read by libraries, not by our code, or set by the platform for the identity SDK.
@@ -79,18 +79,6 @@ def test_layout_doc_names_every_file_and_module() -> None:
     }
     assert len(modules) > 20  # the scan works
     assert modules - named == set()
-
-
-def gunicorn_setting(name: str) -> object:
-    """A plain assignment in gunicorn.conf.py, read without running the file (it sets glibc
-    options as it loads)."""
-    tree = ast.parse((PROJECT_DIR / "gunicorn.conf.py").read_text())
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and [
-            t.id for t in node.targets if isinstance(t, ast.Name)
-        ] == [name]:
-            return ast.literal_eval(node.value)
-    raise LookupError(name)
 
 
 def test_documented_timeouts_are_the_codes() -> None:

@@ -1,7 +1,6 @@
 """Running as App Service runs the app: Azure-mode settings, start.sh on several instances,
 the health probe, HTTPS behind the front end, and error pages."""
 
-import re
 import signal
 import subprocess
 import time
@@ -24,7 +23,7 @@ from localazure.services import (
     manage,
     migrated_sqlite,
 )
-from tests.helpers import AZURE_HOST
+from tests.helpers import AZURE_HOST, gunicorn_setting
 
 HTTPS = {"Host": AZURE_HOST, "X-Forwarded-Proto": "https"}
 
@@ -249,9 +248,8 @@ def test_a_server_stopped_as_its_workers_boot_stops_without_waiting_for_them(
         MEDIA_ROOT=str(tmp_path / "media"),
         WEB_CONCURRENCY="4",
     )
-    config = (PROJECT_DIR / "gunicorn.conf.py").read_text()
-    graceful = re.search(r"^graceful_timeout = (\d+)$", config, re.M)
-    assert graceful is not None
+    graceful_timeout = gunicorn_setting("graceful_timeout")
+    assert isinstance(graceful_timeout, int)
     for attempt in range(3):
         server = AppServer(env, tmp_path / f"server-{attempt}.log").launch()
         assert server.process is not None
@@ -261,7 +259,7 @@ def test_a_server_stopped_as_its_workers_boot_stops_without_waiting_for_them(
                 time.sleep(0.005)
             server.process.send_signal(signal.SIGTERM)  # the master, as App Service stops it
             try:
-                server.process.wait(timeout=int(graceful.group(1)) - 5)
+                server.process.wait(timeout=graceful_timeout - 5)
             except subprocess.TimeoutExpired:
                 pytest.fail(f"the master waited for a worker it had stopped:\n{server.log()}")
         finally:
