@@ -8,6 +8,7 @@ import math
 import shutil
 import signal
 import subprocess
+import threading
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -87,22 +88,29 @@ def load_together(
         for url in urls
     ]
     threads = wrk_threads(connections) if requests is not None else None
+    report_when_done = partial(_report_when_done, threads=threads, limit=seconds * 10 + 60)
     with ThreadPoolExecutor(len(runs)) as waiting:
-        return list(waiting.map(partial(_report_when_done, threads=threads), runs))
+        return list(waiting.map(report_when_done, runs))
 
 
-def _report_when_done(run: subprocess.Popen, *, threads: int | None) -> dict:
+def _report_when_done(run: subprocess.Popen, *, threads: int | None, limit: float) -> dict:
     """The report of a wrk run; with `threads`, wrk is interrupted (SIGINT: it reports, as
-    on Ctrl+C) once that many of its threads said they had made their count of requests."""
+    on Ctrl+C) once that many of its threads said they had made their count of requests. A
+    run still going after `limit` seconds is killed, and fails."""
     assert run.stdout is not None
     counting = threads  # the threads still making their count
     lines = []
-    for line in run.stdout:
-        lines.append(line)
-        if counting is not None and line.strip() == "stopped":
-            counting -= 1
-            if counting == 0:
-                run.send_signal(signal.SIGINT)
+    overdue = threading.Timer(limit, run.kill)
+    overdue.start()
+    try:
+        for line in run.stdout:
+            lines.append(line)
+            if counting is not None and line.strip() == "stopped":
+                counting -= 1
+                if counting == 0:
+                    run.send_signal(signal.SIGINT)
+    finally:
+        overdue.cancel()
     output = "".join(lines)
     assert run.wait() == 0, output
     assert not counting, f"wrk's --duration ran out before its count of requests:\n{output}"
