@@ -85,12 +85,34 @@ def pre_request(worker: object, req: Any) -> None:
     _in_flight[threading.get_ident()] = f"{req.method} {req.path}"
 
 
-def post_fork(server: object, worker: object) -> None:
-    """A stop (SIGTERM, or Ctrl+C's SIGINT) ends a worker even before it has its own signal
-    handlers: until then it has the master's, which would queue the signal in the worker's
-    copy of the master and lose it, and the master would wait out graceful_timeout for it."""
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+# The signals that stop a worker (SIGTERM: graceful; SIGINT and SIGQUIT: at once).
+_STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT, signal.SIGQUIT}
+
+
+def _hold_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _release_stop_signals() -> None:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
+def _stop_signals_end_the_new_process() -> None:
+    """A new worker starts with the master's signal handlers, which would queue a stop in the
+    worker's copy of the master and lose it: the master would then wait out graceful_timeout
+    for a worker it had stopped. Held across the fork, a stop meant for the worker waits until
+    it has the default action (end the process), and from its own handlers on (gunicorn's
+    init_process) it ends the worker once post_worker_init returns."""
+    for number in _STOP_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    _release_stop_signals()
+
+
+os.register_at_fork(
+    before=_hold_stop_signals,
+    after_in_parent=_release_stop_signals,
+    after_in_child=_stop_signals_end_the_new_process,
+)
 
 
 def post_worker_init(worker: object) -> None:

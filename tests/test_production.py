@@ -3,6 +3,7 @@ the health probe, HTTPS behind the front end, and error pages."""
 
 import signal
 import subprocess
+import sys
 import time
 from http import HTTPStatus
 from pathlib import Path
@@ -265,3 +266,35 @@ def test_a_server_stopped_as_its_workers_boot_stops_without_waiting_for_them(
         finally:
             server.stop()
         assert "Shutting down: Master" in server.log()
+
+
+# A process that loads gunicorn.conf.py as gunicorn's master does, with a handler of its own
+# for SIGTERM (gunicorn's queues the signal), forks, and stops the new process at once.
+FORK_THEN_STOP = """
+import os, runpy, signal, sys, time
+runpy.run_path("gunicorn.conf.py")
+signal.signal(signal.SIGTERM, lambda *_: None)
+pid = os.fork()
+if pid == 0:
+    time.sleep(10)  # a worker still starting: the stop must end it even so
+    os._exit(0)
+os.kill(pid, signal.SIGTERM)
+_, status = os.waitpid(pid, 0)
+sys.exit(os.WTERMSIG(status) if os.WIFSIGNALED(status) else 100 + os.WEXITSTATUS(status))
+"""
+
+
+def test_a_stop_sent_the_moment_a_worker_is_forked_ends_it() -> None:
+    """The window the test above can only hit by chance: the master's SIGTERM sent before
+    the new worker has run a line of its own. The worker must end, not run the master's
+    handler (which would lose the signal and leave the master waiting for it)."""
+    stopped = subprocess.run(
+        [sys.executable, "-c", FORK_THEN_STOP],
+        cwd=PROJECT_DIR,
+        env=base_env(PYTHONPATH=str(PROJECT_DIR)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    # Whether the signal reaches it before or after its first line, the same end.
+    assert stopped.returncode == signal.SIGTERM, (stopped.returncode, stopped.stderr)
