@@ -95,10 +95,10 @@ def test_png_declaring_too_many_pixels_is_refused_before_decoding() -> None:
         reencode(bomb)
 
 
-def progressive_jpeg_with_extra_scans(extra: int) -> bytes:
-    """A 2048 x 2048 progressive JPEG with `extra` copies of its smallest scan added before
+def progressive_jpeg_with_extra_scans(extra: int, *, side: int = 2048) -> bytes:
+    """A `side` x `side` progressive JPEG with `extra` copies of its smallest scan added before
     the end: each costs a decoding pass; tens of thousands took a worker's CPU for seconds."""
-    noise = Image.effect_noise((2048, 2048), 64).convert("RGB")
+    noise = Image.effect_noise((side, side), 64).convert("RGB")
     buffer = io.BytesIO()
     noise.save(buffer, "JPEG", quality=80, progressive=True)
     data = buffer.getvalue()
@@ -121,7 +121,8 @@ def test_a_jpeg_with_thousands_of_scans_is_refused_before_decoding() -> None:
 
 
 def test_scans_are_counted_across_chunk_boundaries() -> None:
-    data = progressive_jpeg_with_extra_scans(3)
+    # Small, as counting a byte at a time reads it in as many chunks as it has bytes.
+    data = progressive_jpeg_with_extra_scans(3, side=64)
     whole = jpeg_scan_count(io.BytesIO(data))
     assert jpeg_scan_count(io.BytesIO(data), chunk_size=7) == whole
     assert jpeg_scan_count(io.BytesIO(data), chunk_size=1) == whole
