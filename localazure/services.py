@@ -6,6 +6,7 @@ on it on a laptop and fail under CI=true (tests/conftest.py), a benchmark stops 
 
 import atexit
 import http.client
+import itertools
 import json
 import os
 import re
@@ -101,9 +102,6 @@ class ThreadedHTTPServer:
         self._server.server_close()
 
 
-_handed_out: set[int] = set()
-
-
 def stop_process_group(process: subprocess.Popen | None, *, timeout: float) -> None:
     """SIGTERM to a process started with start_new_session and its children (its group),
     SIGKILL if it has not exited within `timeout` s; nothing if it is not running."""
@@ -124,15 +122,37 @@ def migrate_template(env: Mapping[str, str]) -> None:
         raise RuntimeError(f"migrate failed on the template:\n{migrated.stderr}")
 
 
+# The ports free_port() hands out: below the range the kernel takes the ports of outgoing
+# connections and of bind(0) from (ip_local_port_range: 32768-60999 on Linux), so that neither
+# takes one between its choice and its server's bind (a server that starts through start.sh
+# binds seconds later); and a block for each test process (pytest-xdist's gw0, gw1, ...), so
+# that two processes never choose the same one.
+PORTS_FROM = 20000
+PORTS_PER_PROCESS = 1000
+PORT_BLOCKS = 12  # 20000-31999
+_ports_handed_out = itertools.count()
+
+
+def port_block() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    index = int(worker[2:]) % PORT_BLOCKS if re.fullmatch(r"gw\d+", worker) else 0
+    start = PORTS_FROM + index * PORTS_PER_PROCESS
+    return range(start, start + PORTS_PER_PROCESS)
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on, never the same one twice in a test session."""
-    while True:
+    """A loopback port nothing listens on, from this process's block: each one in turn, so
+    none twice in a test session until the block has gone round."""
+    block = port_block()
+    for _ in block:
+        port = block[next(_ports_handed_out) % len(block)]
         with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # in use
+                continue
+        return port
+    raise RuntimeError(f"no free loopback port in {block.start}-{block.stop - 1}")
 
 
 def http_request(
