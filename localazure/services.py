@@ -91,8 +91,8 @@ class ThreadedHTTPServer:
         self.port = self._server.server_address[1]
 
     def start(self) -> None:
-        # stop() waits for the loop to look at its flag, every poll interval: 0.5 s by
-        # default, which some 130 stops a run spent doing nothing.
+        # stop() waits until the loop next looks at its flag, once a poll interval (0.5 s by
+        # default); tests stop these servers as often as they start them.
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         ).start()

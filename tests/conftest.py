@@ -116,8 +116,8 @@ def _media_and_static(settings: Any, tmp_path: Path) -> None:
     without a collected manifest, and never from staticfiles/: a server that another test
     process starts (start.sh) may be collecting there, and the manifest storage deletes its
     intermediate files as it goes. Each file is looked up as it is asked for (WhiteNoise's
-    autorefresh, as under runserver), not listed as each test's client loads the middleware:
-    that listing cost some 50 ms of CPU for every test that made a request."""
+    autorefresh, as under runserver), not every file listed anew each time a test's client
+    loads the middleware."""
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.STATIC_ROOT = tmp_path / "staticfiles"
     settings.WHITENOISE_USE_FINDERS = True
