@@ -125,19 +125,18 @@ def migrate_template(env: Mapping[str, str]) -> None:
 # The ports free_port() hands out: below the range the kernel takes the ports of outgoing
 # connections and of bind(0) from (ip_local_port_range: 32768-60999 on Linux), so that neither
 # takes one between its choice and its server's bind (a server that starts through start.sh
-# binds seconds later); and a block for each test process (pytest-xdist's gw0, gw1, ...), so
-# that two processes never choose the same one.
-PORTS_FROM = 20000
-PORTS_PER_PROCESS = 1000
-PORT_BLOCKS = 12  # 20000-31999
+# binds seconds later); and a block for each test process (pytest-xdist's gw0, gw1, ... of
+# PYTEST_XDIST_WORKER_COUNT), so that two processes never choose the same one.
+PORTS = range(20000, 32000)
 _ports_handed_out = itertools.count()
 
 
 def port_block() -> range:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")
-    index = int(worker[2:]) % PORT_BLOCKS if re.fullmatch(r"gw\d+", worker) else 0
-    start = PORTS_FROM + index * PORTS_PER_PROCESS
-    return range(start, start + PORTS_PER_PROCESS)
+    index = int(worker[2:]) if re.fullmatch(r"gw\d+", worker) else 0
+    processes = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1), index + 1)
+    size = len(PORTS) // processes
+    return PORTS[index * size : (index + 1) * size]
 
 
 def free_port() -> int:

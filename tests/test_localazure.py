@@ -19,14 +19,17 @@ def test_free_ports_are_out_of_the_kernels_way_and_each_test_process_has_its_own
     lowest_ephemeral = (
         int(EPHEMERAL_RANGE.read_text().split()[0]) if EPHEMERAL_RANGE.exists() else 32768
     )
-    blocks = []
-    for worker in ("gw0", "gw1", "gw2"):
-        monkeypatch.setenv("PYTEST_XDIST_WORKER", worker)
-        ports = [free_port() for _ in range(20)]
-        assert len(set(ports)) == len(ports)
-        assert all(port in port_block() and port < lowest_ephemeral for port in ports)
-        blocks.append(set(port_block()))
-    assert not (blocks[0] & blocks[1] or blocks[1] & blocks[2] or blocks[0] & blocks[2])
+    ports = [free_port() for _ in range(20)]
+    assert len(set(ports)) == len(ports)
+    assert all(port in port_block() for port in ports)
+    for processes in (3, 20):
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", str(processes))
+        blocks = []
+        for index in range(processes):  # only looked at: other processes hand theirs out
+            monkeypatch.setenv("PYTEST_XDIST_WORKER", f"gw{index}")
+            blocks.append(set(port_block()))
+        assert max(max(block) for block in blocks) < lowest_ephemeral
+        assert sum(map(len, blocks)) == len(set().union(*blocks))  # no port in two blocks
 
 
 def test_a_port_something_listens_on_is_passed_over() -> None:
