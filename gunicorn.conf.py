@@ -108,11 +108,15 @@ def _stop_signals_end_the_new_process() -> None:
     _release_stop_signals()
 
 
-os.register_at_fork(
-    before=_hold_stop_signals,
-    after_in_parent=_release_stop_signals,
-    after_in_child=_stop_signals_end_the_new_process,
-)
+def on_starting(server: object) -> None:
+    """In the master, once, before it forks a worker: the stop signals held across each fork.
+    Here rather than as the file loads, so that a process that only reads these settings gets
+    no fork handlers."""
+    os.register_at_fork(
+        before=_hold_stop_signals,
+        after_in_parent=_release_stop_signals,
+        after_in_child=_stop_signals_end_the_new_process,
+    )
 
 
 def post_worker_init(worker: object) -> None:

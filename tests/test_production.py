@@ -268,11 +268,12 @@ def test_a_server_stopped_as_its_workers_boot_stops_without_waiting_for_them(
         assert "Shutting down: Master" in server.log()
 
 
-# A process that loads gunicorn.conf.py as gunicorn's master does, with a handler of its own
-# for SIGTERM (gunicorn's queues the signal), forks, and stops the new process at once.
+# A process that loads gunicorn.conf.py and starts as gunicorn's master does (on_starting),
+# with a handler of its own for SIGTERM (gunicorn's queues the signal), forks, and stops the
+# new process at once.
 FORK_THEN_STOP = """
 import os, runpy, signal, sys, time
-runpy.run_path("gunicorn.conf.py")
+runpy.run_path("gunicorn.conf.py")["on_starting"](None)
 signal.signal(signal.SIGTERM, lambda *_: None)
 pid = os.fork()
 if pid == 0:
