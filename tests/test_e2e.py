@@ -160,6 +160,8 @@ def test_validation_error_is_shown_next_to_its_field_with_input_kept(
     page.get_by_label("Your name").fill("Hasty")
     page.get_by_role("textbox", name="Review").fill("Forgot the stars.")
     page.get_by_role("button", name="Post review").click()
+    # The click returns once the answer's page has begun to arrive: read it once it is all in.
+    page.wait_for_load_state()
     field = page.locator(".field-invalid")
     assert field.count() == 1
     assert "Choose a rating" in field.inner_text()
@@ -179,6 +181,7 @@ def test_admin_login_and_edit_review(page: Any, live_app: AppServer) -> None:
     page.get_by_role("textbox", name="Review:", exact=True).fill("Edited in the admin.")
     page.get_by_label("Rating").fill("5")
     page.get_by_role("button", name="Save", exact=True).click()
+    page.wait_for_load_state()
     assert "was changed successfully" in page.locator(".messagelist").inner_text()
     screenshot(page, "admin")
     page.goto(live_app.url + "/admin/restaurant_review/review/?q=Edited")
